@@ -1,0 +1,24 @@
+/**
+ * Names of the environment variables the handlers read. The components set them, the local mode
+ * sets them, the handlers read them: all through these names.
+ */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  /** https://{apiId}.execute-api.{region}.amazonaws.com/{stage} — never a custom domain. */
+  managementEndpoint: 'MANAGEMENT_ENDPOINT',
+  publishConcurrency: 'PUBLISH_CONCURRENCY',
+  maxSubscriptionsPerConnection: 'MAX_SUBSCRIPTIONS_PER_CONNECTION',
+  maxTopicLength: 'MAX_TOPIC_LENGTH',
+  maxPublishBytes: 'MAX_PUBLISH_BYTES',
+  postConnectTimeoutMs: 'POST_CONNECT_TIMEOUT_MS',
+  postRequestTimeoutMs: 'POST_REQUEST_TIMEOUT_MS',
+  postMaxAttempts: 'POST_MAX_ATTEMPTS',
+  /** Powertools' own variables. */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+export const METRICS_NAMESPACE = 'RealtimePubSub';

@@ -1,0 +1,28 @@
+/** Limits and defaults that the handlers, the components, the local mode and the client share. */
+
+/** API Gateway's WebSocket message payload limit (128 KB), also the largest PostToConnection body. */
+export const MAX_MESSAGE_BYTES = 128 * 1024;
+/** API Gateway's WebSocket frame limit (32 KB). */
+export const MAX_FRAME_BYTES = 32 * 1024;
+/** API Gateway closes a connection idle this long. */
+export const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+/** API Gateway closes every connection after this long. */
+export const MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;
+
+/** Topic names: 1..maxTopicLength characters of [A-Za-z0-9_.:/-]; `$` is not in the set. */
+export const TOPIC_PATTERN = /^[A-Za-z0-9_.:/-]+$/;
+
+export const DEFAULTS = {
+  maxTopicLength: 256,
+  maxSubscriptionsPerConnection: 100,
+  /** Posts in flight per publish invocation (see the README's performance section). */
+  publishConcurrency: 64,
+  /** Largest publish envelope `data`, serialised as delivered, in bytes. */
+  maxPublishBytes: MAX_MESSAGE_BYTES,
+  /** Management API timeouts: a hung PostToConnection must not eat the Lambda's time. */
+  postConnectTimeoutMs: 1000,
+  postRequestTimeoutMs: 3000,
+  /** Attempts per delivery on 429 / 5xx / timeout before the record is reported failed. */
+  postMaxAttempts: 4,
+  postBaseBackoffMs: 50,
+} as const;

@@ -1,0 +1,86 @@
+/**
+ * The wire protocol between clients and the gateway: JSON text frames, validated with zod.
+ * Client → server: `{"action": …}`. Server → client: `{"type": …}`.
+ */
+import { z } from 'zod';
+import { DEFAULTS, TOPIC_PATTERN } from './limits';
+
+/** The fixed set of error codes a client can see; documented in the README. */
+export const ERROR_CODES = [
+  'BAD_REQUEST', // not a JSON object, or a known action with a malformed body
+  'INVALID_TOPIC', // a topic name outside the allowed characters or length
+  'FORBIDDEN', // the principal may not use that topic
+  'TOO_MANY_TOPICS', // the request would take the connection over its subscription cap
+  'PAYLOAD_TOO_LARGE', // a message over the size limit
+  'UNKNOWN_ACTION', // valid JSON with an action no route handles
+  'INTERNAL', // our fault; safe to retry
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A topic-name schema; the length limit is configurable (abuse limits), the character set is not. */
+export function topicSchema(maxLength: number = DEFAULTS.maxTopicLength) {
+  return z
+    .string()
+    .min(1, 'topic names are at least 1 character')
+    .max(maxLength, `topic names are at most ${maxLength} characters`)
+    .regex(TOPIC_PATTERN, 'topic names use only A-Z a-z 0-9 _ . : / -');
+}
+
+export function isValidTopic(topic: unknown, maxLength: number = DEFAULTS.maxTopicLength): topic is string {
+  return topicSchema(maxLength).safeParse(topic).success;
+}
+
+/**
+ * subscribe / unsubscribe bodies. Topics are checked one by one by the handlers (so every bad
+ * topic is named in the error), hence plain strings here.
+ */
+export const topicsRequestSchema = z.object({
+  action: z.enum(['subscribe', 'unsubscribe']),
+  topics: z.array(z.string()).min(1, 'topics must name at least one topic'),
+});
+export type TopicsRequest = z.infer<typeof topicsRequestSchema>;
+
+export const pingRequestSchema = z.object({ action: z.literal('ping') });
+
+/** Anything a client may send. */
+export const clientMessageSchema = z.union([topicsRequestSchema, pingRequestSchema]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+// ---- server → client ----
+
+export const subscribedReplySchema = z.object({ type: z.literal('subscribed'), topics: z.array(z.string()) });
+export const unsubscribedReplySchema = z.object({ type: z.literal('unsubscribed'), topics: z.array(z.string()) });
+export const pongReplySchema = z.object({ type: z.literal('pong') });
+export const errorReplySchema = z.object({
+  type: z.literal('error'),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  /** The topics the error is about, when it is about topics. */
+  topics: z.array(z.string()).optional(),
+});
+/** A published message as delivered to a subscriber. `id` is stable across retries: de-duplicate on it. */
+export const deliveredMessageSchema = z.object({
+  type: z.literal('message'),
+  topic: z.string(),
+  id: z.string(),
+  data: z.unknown(),
+  publishedAt: z.string(),
+});
+
+export const serverMessageSchema = z.discriminatedUnion('type', [
+  subscribedReplySchema,
+  unsubscribedReplySchema,
+  pongReplySchema,
+  errorReplySchema,
+  deliveredMessageSchema,
+]);
+
+export type SubscribedReply = z.infer<typeof subscribedReplySchema>;
+export type UnsubscribedReply = z.infer<typeof unsubscribedReplySchema>;
+export type ErrorReply = z.infer<typeof errorReplySchema>;
+export type DeliveredMessage = z.infer<typeof deliveredMessageSchema>;
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+export function errorReply(code: ErrorCode, message: string, topics?: string[]): ErrorReply {
+  return topics && topics.length > 0 ? { type: 'error', code, message, topics } : { type: 'error', code, message };
+}

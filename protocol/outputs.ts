@@ -1,0 +1,27 @@
+/**
+ * The stack outputs a user (and the CLI, client and tests) needs. `index.ts` exports these keys,
+ * and the local mode prints the same keys with `--json`, so a local run and a deployed stack can
+ * be used alike.
+ */
+import { z } from 'zod';
+
+export const stackOutputsSchema = z.object({
+  /** wss://…/{stage}: what clients connect to. */
+  websocketUrl: z.string(),
+  /** https://{apiId}.execute-api.{region}.amazonaws.com/{stage}: the @connections API. */
+  managementEndpoint: z.string(),
+  queueUrl: z.string(),
+  queueArn: z.string(),
+  dlqUrl: z.string(),
+  eventBusName: z.string(),
+  tableName: z.string(),
+  /** Local mode only: endpoints of the local stand-ins. */
+  region: z.string().optional(),
+  sqsEndpoint: z.string().optional(),
+  eventBridgeEndpoint: z.string().optional(),
+  dynamodbEndpoint: z.string().optional(),
+  demoUrl: z.string().optional(),
+});
+export type StackOutputs = z.infer<typeof stackOutputsSchema>;
+
+export const STACK_OUTPUT_KEYS = ['websocketUrl', 'managementEndpoint', 'queueUrl', 'queueArn', 'dlqUrl', 'eventBusName', 'tableName'] as const;

@@ -1,0 +1,53 @@
+/**
+ * The connections table: key schema, index and TTL. One table holds two kinds of item:
+ *   connection   (connectionId, sk = "$connection")  connectedAt, principal, sourceIp, expiresAt
+ *   subscription (connectionId, sk = <topic>)        topic, subscribedAt, expiresAt
+ * Only subscriptions carry `topic`, so the byTopic index is sparse.
+ */
+export const TABLE = {
+  partitionKey: 'connectionId',
+  sortKey: 'sk',
+  connectionSortKey: '$connection',
+  topicIndex: 'byTopic',
+  topicAttribute: 'topic',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** API Gateway closes every connection after 2 hours; rows live 15 minutes longer, then TTL may take them. */
+export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
+export const TTL_MARGIN_SECONDS = 15 * 60;
+
+/** Epoch seconds after which a row written at `nowMs` may be removed by TTL. */
+export function expiresAtFor(nowMs: number): number {
+  return Math.floor(nowMs / 1000) + MAX_CONNECTION_SECONDS + TTL_MARGIN_SECONDS;
+}
+
+/**
+ * The table as a DynamoDB CreateTable request (plain data, no SDK import): the local mode creates
+ * it as is, the Pulumi component maps it onto aws.dynamodb.Table.
+ */
+export function createTableInput(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: TABLE.partitionKey, AttributeType: 'S' as const },
+      { AttributeName: TABLE.sortKey, AttributeType: 'S' as const },
+      { AttributeName: TABLE.topicAttribute, AttributeType: 'S' as const },
+    ],
+    KeySchema: [
+      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: TABLE.topicIndex,
+        KeySchema: [
+          { AttributeName: TABLE.topicAttribute, KeyType: 'HASH' as const },
+          { AttributeName: TABLE.partitionKey, KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' as const },
+      },
+    ],
+  };
+}
