@@ -13,6 +13,14 @@ export const ENV = {
   postConnectTimeoutMs: 'POST_CONNECT_TIMEOUT_MS',
   postRequestTimeoutMs: 'POST_REQUEST_TIMEOUT_MS',
   postMaxAttempts: 'POST_MAX_ATTEMPTS',
+  /** Authorizer: where the HS256 secret lives (one of the two), or a JWKS URL for RS256/ES256. */
+  authSecretParameter: 'AUTH_SECRET_PARAMETER',
+  authSecretArn: 'AUTH_SECRET_ARN',
+  authJwksUrl: 'AUTH_JWKS_URL',
+  authIssuer: 'AUTH_ISSUER',
+  authAudience: 'AUTH_AUDIENCE',
+  /** Local mode and tests only: the HS256 secret itself, instead of a parameter or secret. */
+  authSecret: 'AUTH_SECRET',
   /** Powertools' own variables. */
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
