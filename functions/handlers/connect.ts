@@ -1,0 +1,94 @@
+/**
+ * $connect: store the connection item (who, from where, until when) and echo the `realtime`
+ * subprotocol when the client offered it (a browser drops the socket otherwise).
+ * A non-2xx result makes API Gateway refuse the handshake.
+ */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { AUTH_CONTEXT, SUBPROTOCOL } from '../../protocol/auth';
+import { TABLE, expiresAtFor } from '../../protocol/table';
+import type { EnvMap } from '../lib/config';
+import type { ConnectionItem } from '../lib/connection-rows';
+import { lambdaEntry } from '../lib/lazy-handler';
+import { makeRuntime } from '../lib/runtime';
+import { describeError } from '../lib/telemetry';
+
+/** The fields of API Gateway's CONNECT event this handler reads. */
+export interface ConnectEvent {
+  headers?: Record<string, string | undefined> | null;
+  multiValueHeaders?: Record<string, string[] | undefined> | null;
+  requestContext: {
+    connectionId: string;
+    connectedAt?: number;
+    identity?: { sourceIp?: string };
+    authorizer?: Record<string, unknown> | null;
+  };
+}
+
+export interface ConnectResult {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Did the client offer `realtime` in Sec-WebSocket-Protocol? (Header names are case-insensitive.) */
+export function offersSubprotocol(event: ConnectEvent): boolean {
+  const offered: string[] = [];
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (name.toLowerCase() === 'sec-websocket-protocol' && value) offered.push(value);
+  }
+  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
+    if (name.toLowerCase() === 'sec-websocket-protocol' && values) offered.push(...values);
+  }
+  return offered.flatMap((v) => v.split(',')).some((p) => p.trim() === SUBPROTOCOL);
+}
+
+/**
+ * principal and allowedTopics from the authorizer's context (contract 3). No authorizer → auth
+ * is off, no restriction. An authorizer context whose topics are not a JSON array of strings is
+ * an error: we fail closed rather than let the connection use every topic.
+ */
+export function authorizedIdentity(authorizer: Record<string, unknown> | null | undefined): Pick<ConnectionItem, 'principal' | 'allowedTopics'> {
+  if (!authorizer) return {};
+  const principal = authorizer[AUTH_CONTEXT.principal] ?? authorizer.principalId;
+  const raw = authorizer[AUTH_CONTEXT.topics];
+  let allowedTopics: unknown;
+  try {
+    allowedTopics = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  } catch {
+    allowedTopics = undefined;
+  }
+  if (!Array.isArray(allowedTopics) || !allowedTopics.every((t) => typeof t === 'string')) {
+    throw new Error(`authorizer context "${AUTH_CONTEXT.topics}" must be a JSON array of strings, got ${JSON.stringify(raw)}`);
+  }
+  return { ...(typeof principal === 'string' && principal ? { principal } : {}), allowedTopics };
+}
+
+export function makeHandler(env: EnvMap): (event: ConnectEvent, context?: Context | unknown) => Promise<ConnectResult> {
+  const runtime = makeRuntime(env, 'realtime-connect');
+  const { ddb, tableName, logger } = runtime;
+
+  return async (event, context) => {
+    runtime.addContext(context);
+    const { connectionId } = event.requestContext;
+    try {
+      const connectedAtMs = event.requestContext.connectedAt ?? Date.now();
+      const item: ConnectionItem = {
+        connectionId,
+        sk: TABLE.connectionSortKey,
+        connectedAt: new Date(connectedAtMs).toISOString(),
+        sourceIp: event.requestContext.identity?.sourceIp,
+        ...authorizedIdentity(event.requestContext.authorizer),
+        expiresAt: expiresAtFor(connectedAtMs),
+      };
+      await ddb.send(new PutCommand({ TableName: tableName, Item: item }));
+      logger.info('connected', { connectionId, principal: item.principal });
+    } catch (error) {
+      logger.error('connect failed', { connectionId, error: describeError(error) });
+      return { statusCode: 500 };
+    }
+    return offersSubprotocol(event) ? { statusCode: 200, headers: { 'Sec-WebSocket-Protocol': SUBPROTOCOL } } : { statusCode: 200 };
+  };
+}
+
+export const handler = lambdaEntry(() => makeHandler(process.env));

@@ -1,0 +1,41 @@
+/**
+ * $default: every message no route matched. API Gateway routes by `$request.body.action`, so
+ * this sees non-JSON frames and JSON whose action is missing or unknown. (A malformed body with
+ * a known action goes to that action's route, which answers BAD_REQUEST itself.)
+ */
+import type { Context } from 'aws-lambda';
+import { errorReply } from '../../protocol/messages';
+import { LAMBDA_ROUTES, MOCK_ROUTES } from '../../protocol/routes';
+import { type EnvMap, loadConfig } from '../lib/config';
+import { lambdaEntry } from '../lib/lazy-handler';
+import { isJsonObject, parseClientFrame, routeResponse, type MessageEvent, type RouteResponse } from '../lib/replies';
+import { makeTelemetry } from '../lib/telemetry';
+
+/** Actions a client may send: every route key that is not one of API Gateway's `$` routes. */
+export const KNOWN_ACTIONS = [...LAMBDA_ROUTES, ...MOCK_ROUTES].map((r) => r.routeKey).filter((k) => !k.startsWith('$'));
+
+export function makeHandler(env: EnvMap): (event: MessageEvent, context?: Context | unknown) => Promise<RouteResponse> {
+  const telemetry = makeTelemetry(loadConfig(env, 'realtime-default'));
+  const { logger } = telemetry;
+
+  return async (event, context) => {
+    telemetry.addContext(context);
+    const { connectionId } = event.requestContext;
+    const frame = parseClientFrame(event);
+    let reply;
+    if (!frame.ok) reply = frame.reply;
+    else if (!isJsonObject(frame.value)) reply = errorReply('BAD_REQUEST', 'messages are JSON objects with an "action" field');
+    else {
+      const action = frame.value.action;
+      const known = KNOWN_ACTIONS.join(', ');
+      reply =
+        action === undefined
+          ? errorReply('UNKNOWN_ACTION', `the message has no "action"; known actions: ${known}`)
+          : errorReply('UNKNOWN_ACTION', `unknown action ${JSON.stringify(action).slice(0, 100)}; known actions: ${known}`);
+    }
+    logger.info('message refused', { connectionId, code: reply.code, reason: reply.message });
+    return routeResponse(reply);
+  };
+}
+
+export const handler = lambdaEntry(() => makeHandler(process.env));

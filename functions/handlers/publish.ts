@@ -1,0 +1,136 @@
+/**
+ * publish: deliver publish envelopes to every subscriber of their topics.
+ *
+ * Input is either an SQS event from the publish queue (answered with a partial batch response:
+ * only records whose deliveries still failed after retries are retried by SQS, then go to the
+ * DLQ) or a raw EventBridge event whose `detail` is the envelope (a failure throws, so
+ * EventBridge retries it). Delivery is at least once; every frame carries an `id` that stays the
+ * same across retries, and clients drop duplicates.
+ *
+ * An envelope that can never be delivered (not JSON, fails the schema, frame over the size
+ * limit) is logged with its reason and counted as processed: it is never retried.
+ * A connection subscribed to several topics of one envelope receives one frame per topic.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { makeManagementClient } from '../lib/clients';
+import type { EnvMap } from '../lib/config';
+import { FanOut } from '../lib/fan-out';
+import { lambdaEntry } from '../lib/lazy-handler';
+import { prepareFrames, toIsoTime, type PublishInput } from '../lib/publish-input';
+import { makeRuntime } from '../lib/runtime';
+import { MetricUnit } from '../lib/telemetry';
+
+export type PublishEvent = SQSEvent | EventBridgeEvent<string, unknown>;
+
+/** What one envelope came to. */
+export interface PublishOutcome {
+  id: string;
+  status: 'delivered' | 'rejected' | 'failed';
+  reason?: string;
+  subscribers: number;
+  delivered: number;
+  gone: number;
+  failed: number;
+}
+
+/** The result for a raw EventBridge event (an SQS event gets `{ batchItemFailures }`). */
+export type EventBridgeResult = PublishOutcome;
+
+export class DeliveryFailedError extends Error {
+  constructor(readonly outcome: PublishOutcome) {
+    super(`message ${outcome.id}: ${outcome.failed} of ${outcome.subscribers} deliveries still failed after retries`);
+    this.name = 'DeliveryFailedError';
+  }
+}
+
+function isSqsEvent(event: unknown): event is SQSEvent {
+  return typeof event === 'object' && event !== null && Array.isArray((event as SQSEvent).Records);
+}
+
+function isEventBridgeEvent(event: unknown): event is EventBridgeEvent<string, unknown> {
+  return typeof event === 'object' && event !== null && 'detail' in event && 'detail-type' in event && typeof (event as { id?: unknown }).id === 'string';
+}
+
+export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Context | unknown) => Promise<SQSBatchResponse | EventBridgeResult> {
+  const runtime = makeRuntime(env, 'realtime-publish');
+  const { ddb, tableName, logger, metrics, config } = runtime;
+  const management = makeManagementClient(config);
+
+  /** Deliver one envelope; resolves with its outcome (never throws for a bad envelope). */
+  async function publishOne(fanOut: FanOut, input: PublishInput): Promise<PublishOutcome> {
+    const prepared = prepareFrames(input, config);
+    if (!prepared.ok) {
+      logger.error('envelope rejected, not retried', { messageId: prepared.id, reason: prepared.reason });
+      metrics.addMetric('rejected', MetricUnit.Count, 1);
+      return { id: prepared.id, status: 'rejected', reason: prepared.reason, subscribers: 0, delivered: 0, gone: 0, failed: 0 };
+    }
+    const started = performance.now();
+    const results = await Promise.all(prepared.frames.map((f) => fanOut.toTopic(f.topic, f.bytes, prepared.id)));
+    metrics.addMetric('fanOutDuration', MetricUnit.Milliseconds, performance.now() - started);
+    const sum = (key: 'subscribers' | 'delivered' | 'gone' | 'failed' | 'rejected') => results.reduce((n, r) => n + r[key], 0);
+    const outcome: PublishOutcome = {
+      id: prepared.id,
+      status: sum('failed') > 0 ? 'failed' : 'delivered',
+      subscribers: sum('subscribers'),
+      delivered: sum('delivered'),
+      gone: sum('gone'),
+      failed: sum('failed'),
+    };
+    if (sum('rejected') > 0) {
+      outcome.reason = `API Gateway refused ${sum('rejected')} deliveries as too large; not retried`;
+      logger.error('deliveries refused as too large', { messageId: prepared.id, topics: prepared.topics, refused: sum('rejected') });
+    }
+    logger.info('published', { messageId: prepared.id, topics: prepared.topics, ...outcome });
+    return outcome;
+  }
+
+  function flushCounts(fanOut: FanOut) {
+    for (const name of ['delivered', 'gone', 'throttled', 'failed'] as const) metrics.addMetric(name, MetricUnit.Count, fanOut.counts[name]);
+    runtime.flushMetrics();
+  }
+
+  async function handleSqs(event: SQSEvent, context: unknown): Promise<SQSBatchResponse> {
+    const fanOut = new FanOut({ ddb, management, tableName, config, logger });
+    // One processor per invocation: the local mode may run several invocations at once.
+    const processor = new BatchProcessor(EventType.SQS);
+    const recordHandler = async (record: SQSRecord) => {
+      const outcome = await publishOne(fanOut, {
+        payload: record.body,
+        fallbackId: record.messageId,
+        publishedAt: toIsoTime(record.attributes?.SentTimestamp),
+      });
+      if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
+      return outcome;
+    };
+    try {
+      return await processPartialResponse(event, recordHandler, processor, {
+        context: context as Context,
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      flushCounts(fanOut);
+    }
+  }
+
+  async function handleEventBridge(event: EventBridgeEvent<string, unknown>): Promise<EventBridgeResult> {
+    const fanOut = new FanOut({ ddb, management, tableName, config, logger });
+    try {
+      const outcome = await publishOne(fanOut, { payload: event.detail, fallbackId: event.id, publishedAt: toIsoTime(event.time) });
+      // Throwing makes EventBridge retry the event (same id, so clients de-duplicate).
+      if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
+      return outcome;
+    } finally {
+      flushCounts(fanOut);
+    }
+  }
+
+  return async (event, context) => {
+    runtime.addContext(context);
+    if (isSqsEvent(event)) return handleSqs(event, context);
+    if (isEventBridgeEvent(event)) return handleEventBridge(event);
+    throw new Error('publish expects an SQS event (Records) or an EventBridge event (id, detail-type, detail)');
+  };
+}
+
+export const handler = lambdaEntry(() => makeHandler(process.env));

@@ -1,0 +1,135 @@
+/**
+ * Handler configuration, parsed once per makeHandler from the env map (never from process.env
+ * directly, so the local mode can run several systems side by side). Names come from
+ * protocol/env.ts, defaults from protocol/limits.ts.
+ */
+import { z } from 'zod';
+import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
+import { DEFAULTS, MAX_MESSAGE_BYTES } from '../../protocol/limits';
+
+export type EnvMap = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** An unset or blank variable takes the default; anything else must parse. */
+const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+function positiveInt(fallback: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.preprocess(
+    blankIsUnset,
+    z
+      .string()
+      .regex(/^\s*\d+\s*$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be at least 1').max(max, `must be at most ${max}`))
+      .optional()
+      .transform((v) => v ?? fallback),
+  );
+}
+
+const optionalString = z.preprocess(blankIsUnset, z.string().optional());
+const optionalUrl = z.preprocess(blankIsUnset, z.url('must be an absolute URL').optional());
+
+const configSchema = z.object({
+  [ENV.tableName]: optionalString,
+  [ENV.managementEndpoint]: optionalUrl,
+  [ENV.publishConcurrency]: positiveInt(DEFAULTS.publishConcurrency, 10_000),
+  [ENV.maxSubscriptionsPerConnection]: positiveInt(DEFAULTS.maxSubscriptionsPerConnection),
+  // Topic names are DynamoDB sort keys (≤ 1024 bytes) and never longer than a message.
+  [ENV.maxTopicLength]: positiveInt(DEFAULTS.maxTopicLength, 1024),
+  [ENV.maxPublishBytes]: positiveInt(DEFAULTS.maxPublishBytes),
+  [ENV.postConnectTimeoutMs]: positiveInt(DEFAULTS.postConnectTimeoutMs, 60_000),
+  [ENV.postRequestTimeoutMs]: positiveInt(DEFAULTS.postRequestTimeoutMs, 60_000),
+  [ENV.postMaxAttempts]: positiveInt(DEFAULTS.postMaxAttempts, 20),
+  [ENV.serviceName]: optionalString,
+  [ENV.metricsNamespace]: optionalString,
+  [ENV.logLevel]: z.preprocess(
+    (v) => (typeof blankIsUnset(v) === 'string' ? (v as string).trim().toUpperCase() : undefined),
+    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  ),
+  POWERTOOLS_METRICS_DISABLED: optionalString,
+  POWERTOOLS_DEV: optionalString,
+  AWS_REGION: optionalString,
+  AWS_ENDPOINT_URL: optionalUrl,
+  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  AWS_SESSION_TOKEN: optionalString,
+});
+
+export interface AwsSettings {
+  region?: string;
+  dynamodbEndpoint?: string;
+  /** Explicit credentials when the env map carries them (local mode); else the SDK's default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+export interface Config {
+  tableName?: string;
+  managementEndpoint?: string;
+  publishConcurrency: number;
+  maxSubscriptionsPerConnection: number;
+  maxTopicLength: number;
+  /** Largest delivered frame: the configured limit, never above API Gateway's 128 KB. */
+  maxFrameBytes: number;
+  postConnectTimeoutMs: number;
+  postRequestTimeoutMs: number;
+  postMaxAttempts: number;
+  postBaseBackoffMs: number;
+  serviceName: string;
+  metricsNamespace: string;
+  logLevel: LogLevelName;
+  metricsDisabled: boolean;
+  aws: AwsSettings;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes', 'on'].includes(v.trim().toLowerCase());
+
+/** Parse the env map; throws one error naming every bad variable and what it must be. */
+export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      return `${name} ${issue.message} (got ${JSON.stringify(env[name])})`;
+    });
+    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const accessKeyId = e.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = e.AWS_SECRET_ACCESS_KEY;
+  // Metrics are off when asked, or in dev mode (Powertools' own rule), unless explicitly on.
+  const metricsDisabled =
+    e.POWERTOOLS_METRICS_DISABLED !== undefined ? truthy(e.POWERTOOLS_METRICS_DISABLED) : truthy(e.POWERTOOLS_DEV);
+  return {
+    tableName: e[ENV.tableName],
+    managementEndpoint: e[ENV.managementEndpoint],
+    publishConcurrency: e[ENV.publishConcurrency],
+    maxSubscriptionsPerConnection: e[ENV.maxSubscriptionsPerConnection],
+    maxTopicLength: e[ENV.maxTopicLength],
+    maxFrameBytes: Math.min(e[ENV.maxPublishBytes], MAX_MESSAGE_BYTES),
+    postConnectTimeoutMs: e[ENV.postConnectTimeoutMs],
+    postRequestTimeoutMs: e[ENV.postRequestTimeoutMs],
+    postMaxAttempts: e[ENV.postMaxAttempts],
+    postBaseBackoffMs: DEFAULTS.postBaseBackoffMs,
+    serviceName: e[ENV.serviceName] ?? defaultServiceName,
+    metricsNamespace: e[ENV.metricsNamespace] ?? METRICS_NAMESPACE,
+    logLevel: e[ENV.logLevel] ?? 'INFO',
+    metricsDisabled,
+    aws: {
+      region: e.AWS_REGION,
+      dynamodbEndpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? e.AWS_ENDPOINT_URL,
+      credentials:
+        accessKeyId && secretAccessKey
+          ? { accessKeyId, secretAccessKey, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) }
+          : undefined,
+    },
+  };
+}
+
+/** A value the handler cannot run without; fails at build time with the variable's name. */
+export function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw new Error(`Invalid configuration: ${name} is required`);
+  return value;
+}

@@ -1,0 +1,55 @@
+/**
+ * The part of subscribe and unsubscribe that needs no database: decode the frame, check it
+ * against `topicsRequestSchema`, de-duplicate the topics, and check every name and the count.
+ * All problems are found before anything is written (contract 4: all or nothing).
+ */
+import type { z } from 'zod';
+import { errorReply, topicSchema, topicsRequestSchema, type ErrorReply, type TopicsRequest } from '../../protocol/messages';
+import { parseClientFrame, type MessageEvent } from './replies';
+
+export type TopicsRequestResult = { ok: true; topics: string[] } | { ok: false; reply: ErrorReply };
+
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'message'}: ${issue.message}`).join('; ');
+}
+
+export function parseTopicsRequest(
+  event: MessageEvent,
+  action: TopicsRequest['action'],
+  limits: { maxTopicLength: number; maxSubscriptionsPerConnection: number },
+): TopicsRequestResult {
+  const frame = parseClientFrame(event);
+  if (!frame.ok) return frame;
+  const parsed = topicsRequestSchema.safeParse(frame.value);
+  if (!parsed.success) {
+    return { ok: false, reply: errorReply('BAD_REQUEST', `malformed ${action} request: ${describeIssues(parsed.error)}`) };
+  }
+  if (parsed.data.action !== action) {
+    return { ok: false, reply: errorReply('BAD_REQUEST', `this route handles "${action}", not "${parsed.data.action}"`) };
+  }
+  const topics = [...new Set(parsed.data.topics)];
+
+  const schema = topicSchema(limits.maxTopicLength);
+  const invalid: string[] = [];
+  const reasons = new Set<string>();
+  for (const topic of topics) {
+    const check = schema.safeParse(topic);
+    if (!check.success) {
+      invalid.push(topic);
+      for (const issue of check.error.issues) reasons.add(issue.message);
+    }
+  }
+  if (invalid.length > 0) {
+    return { ok: false, reply: errorReply('INVALID_TOPIC', `invalid topic name(s): ${[...reasons].join('; ')}`, invalid) };
+  }
+  if (topics.length > limits.maxSubscriptionsPerConnection) {
+    return {
+      ok: false,
+      reply: errorReply(
+        'TOO_MANY_TOPICS',
+        `a request names at most ${limits.maxSubscriptionsPerConnection} topics (a connection's subscription cap); this one names ${topics.length}`,
+      ),
+    };
+  }
+  return { ok: true, topics };
+}
