@@ -1,0 +1,601 @@
+/**
+ * RealtimeClient: a WebSocket client for the realtime pub/sub service that survives what API
+ * Gateway does to long-lived sockets (10-minute idle timeout, 2-hour cap, dropped connections).
+ */
+import { SUBPROTOCOL, TOKEN_QUERY_PARAMETER, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/auth';
+import { IDLE_TIMEOUT_MS, MAX_CONNECTION_MS } from '../protocol/limits';
+import { serverMessageSchema, type DeliveredMessage, type ErrorReply } from '../protocol/messages';
+import { backoffDelay } from './backoff';
+import { TypedEmitter } from './emitter';
+import { RealtimeError } from './errors';
+import { RecentIds } from './recent-ids';
+import { OPEN, describeSocketError, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket';
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type MessageHandler = (message: DeliveredMessage) => void;
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface RealtimeClientOptions {
+  /** The stack's `websocketUrl`, e.g. wss://abc123.execute-api.eu-west-1.amazonaws.com/prod. */
+  url: string;
+  /** A JWT, or a function returning one (called before every connection, so it can refresh). */
+  token?: TokenSource;
+  /** How the token travels: the `token` query parameter (default) or the `bearer.<jwt>` subprotocol. */
+  tokenTransport?: 'query' | 'subprotocol';
+  /** Time between `ping` heartbeats; must stay under API Gateway's 10-minute idle timeout. Default 5 min. */
+  heartbeatIntervalMs?: number;
+  /** Age at which the client replaces its socket, ahead of API Gateway's 2-hour cap. Default 1 h 50 min. */
+  maxConnectionAgeMs?: number;
+  /** Reconnect delays: full jitter over [0, min(maxDelayMs, baseDelayMs * 2^attempt)]. Defaults 500 ms / 30 s. */
+  reconnect?: { baseDelayMs?: number; maxDelayMs?: number };
+  /** How long to wait for a subscribe/unsubscribe reply. Default 30 s (API Gateway's integration timeout is 29 s). */
+  requestTimeoutMs?: number;
+  /** How many recent message ids to remember for de-duplication. Default 1000. */
+  dedupSize?: number;
+  /** A WebSocket implementation; default the global one, else the `ws` package. */
+  WebSocket?: WebSocketConstructor;
+}
+
+export interface RealtimeClientEvents {
+  state: (state: ConnectionState) => void;
+  error: (error: RealtimeError) => void;
+  /** Every delivered message (after de-duplication) for a topic this client is subscribed to. */
+  message: (message: DeliveredMessage) => void;
+}
+
+export const CLIENT_DEFAULTS = {
+  heartbeatIntervalMs: IDLE_TIMEOUT_MS / 2,
+  maxConnectionAgeMs: MAX_CONNECTION_MS - 10 * 60 * 1000,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  requestTimeoutMs: 30_000,
+  dedupSize: 1000,
+} as const;
+
+/** Subscribe requests are split so no frame gets near API Gateway's 32 KB frame limit. */
+const MAX_REQUEST_CHARS = 16 * 1024;
+
+/** One socket and what the server has confirmed on it. */
+interface Connection {
+  socket: WebSocketLike;
+  openedAt: number;
+  topics: Set<string>;
+  pending: PendingRequest[];
+  /** A ping went out and nothing has come back since. */
+  awaitingPong: boolean;
+  closed: boolean;
+}
+
+interface PendingRequest {
+  action: 'subscribe' | 'unsubscribe';
+  topics: string[];
+  timer: ReturnType<typeof setTimeout>;
+  /** Called once with the reply, or with the client-side error that ended the request. */
+  settle(outcome: { topics: string[] } | ErrorReply | RealtimeError): void;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: RealtimeError): void;
+}
+
+export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
+  private readonly options: Required<Omit<RealtimeClientOptions, 'token' | 'WebSocket' | 'reconnect'>> &
+    Pick<RealtimeClientOptions, 'token' | 'WebSocket'> & { baseDelayMs: number; maxDelayMs: number };
+  private currentState: ConnectionState = 'closed';
+  /** Topics the application wants, with their handlers. */
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
+  /** subscribe() calls waiting for the server to confirm (or refuse) a topic. */
+  private readonly topicWaiters = new Map<string, Waiter[]>();
+  private readonly recent: RecentIds;
+  private current?: Connection;
+  /** The replacement socket being prepared ahead of the connection cap. */
+  private next?: Connection;
+  private wantOpen = false;
+  /** Bumped by close(), so a connection attempt started before it is discarded. */
+  private generation = 0;
+  private attempt = 0;
+  private openWaiters: Waiter[] = [];
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private heartbeatTimer?: ReturnType<typeof setInterval>;
+  private rotationTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(options: RealtimeClientOptions) {
+    super();
+    if (typeof options?.url !== 'string' || options.url === '') throw new TypeError('RealtimeClient: `url` is required');
+    const positive = (name: string, value: number | undefined, fallback: number): number => {
+      if (value === undefined) return fallback;
+      if (!Number.isFinite(value) || value <= 0) throw new RangeError(`RealtimeClient: ${name} must be a positive number, got ${value}`);
+      return value;
+    };
+    this.options = {
+      url: options.url,
+      token: options.token,
+      tokenTransport: options.tokenTransport ?? 'query',
+      heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs, CLIENT_DEFAULTS.heartbeatIntervalMs),
+      maxConnectionAgeMs: positive('maxConnectionAgeMs', options.maxConnectionAgeMs, CLIENT_DEFAULTS.maxConnectionAgeMs),
+      baseDelayMs: positive('reconnect.baseDelayMs', options.reconnect?.baseDelayMs, CLIENT_DEFAULTS.baseDelayMs),
+      maxDelayMs: positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, CLIENT_DEFAULTS.maxDelayMs),
+      requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, CLIENT_DEFAULTS.requestTimeoutMs),
+      dedupSize: positive('dedupSize', options.dedupSize, CLIENT_DEFAULTS.dedupSize),
+      WebSocket: options.WebSocket,
+    };
+    this.recent = new RecentIds(Math.ceil(this.options.dedupSize));
+  }
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** Topics this client holds (confirmed or being confirmed). */
+  get topics(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  /** Opens the connection (idempotent). Resolves once open; keeps retrying with backoff until then. */
+  connect(): Promise<void> {
+    this.wantOpen = true;
+    if (this.currentState === 'open') return Promise.resolve();
+    const opened = new Promise<void>((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+    if (this.currentState === 'closed') this.attemptConnect('connecting');
+    return opened;
+  }
+
+  /**
+   * Subscribes `handler` to `topic` (connecting if needed). Resolves, with a function that removes
+   * this handler, once the server confirms; rejects with a RealtimeError (e.g. INVALID_TOPIC,
+   * FORBIDDEN, TOO_MANY_TOPICS) if it refuses.
+   */
+  async subscribe(topic: string, handler: MessageHandler): Promise<() => Promise<void>> {
+    if (typeof handler !== 'function') throw new TypeError('subscribe: handler must be a function');
+    let set = this.handlers.get(topic);
+    if (!set) this.handlers.set(topic, (set = new Set()));
+    set.add(handler);
+    const remove = () => this.removeHandler(topic, handler);
+    if (this.isConfirmed(topic)) return remove;
+    const confirmed = new Promise<void>((resolve, reject) => {
+      const waiters = this.topicWaiters.get(topic) ?? [];
+      waiters.push({ resolve, reject });
+      this.topicWaiters.set(topic, waiters);
+    });
+    if (this.currentState === 'closed') void this.connect().catch(() => undefined);
+    else this.syncAll();
+    try {
+      await confirmed;
+    } catch (err) {
+      if (this.handlers.get(topic) === set) set.delete(handler);
+      throw err;
+    }
+    return remove;
+  }
+
+  /** Drops every handler of `topic` and unsubscribes on the server. */
+  async unsubscribe(topic: string): Promise<void> {
+    if (!this.handlers.delete(topic)) return;
+    this.settleWaiters(topic, new RealtimeError('CANCELLED', `unsubscribed from ${topic} before the subscription was confirmed`, [topic]));
+    const requests = [this.current, this.next]
+      .filter((conn): conn is Connection => !!conn && !conn.closed && this.heldOrPending(conn, topic))
+      // A socket that closes meanwhile takes its subscriptions with it: that counts as done.
+      .map((conn) => this.request(conn, 'unsubscribe', [topic]).catch(ignoreClosed));
+    await Promise.all(requests);
+  }
+
+  /** Closes the connection and stops reconnecting. Subscriptions are kept: connect() restores them. */
+  close(): void {
+    this.wantOpen = false;
+    this.generation++;
+    this.stopTimers();
+    const closed = new RealtimeError('CLOSED', 'the client was closed');
+    for (const conn of [this.current, this.next]) if (conn) this.retire(conn, 'client closed');
+    this.current = this.next = undefined;
+    for (const topic of [...this.topicWaiters.keys()]) this.settleWaiters(topic, closed);
+    const openWaiters = this.openWaiters;
+    this.openWaiters = [];
+    for (const w of openWaiters) w.reject(closed);
+    this.setState('closed');
+  }
+
+  // ---- connections ----
+
+  private attemptConnect(state: 'connecting' | 'reconnecting'): void {
+    this.setState(state);
+    const generation = this.generation;
+    this.openConnection().then(
+      (conn) => {
+        if (generation !== this.generation || !this.wantOpen) return this.retire(conn, 'client closed');
+        this.adopt(conn);
+        const waiters = this.openWaiters;
+        this.openWaiters = [];
+        for (const w of waiters) w.resolve();
+      },
+      (err: RealtimeError) => {
+        if (generation !== this.generation || !this.wantOpen) return;
+        this.report(err);
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  private scheduleReconnect(): void {
+    this.setState('reconnecting');
+    clearTimeout(this.reconnectTimer);
+    const delay = backoffDelay(this.attempt++, this.options.baseDelayMs, this.options.maxDelayMs);
+    this.reconnectTimer = setTimeout(() => this.attemptConnect('reconnecting'), delay);
+  }
+
+  /** Makes `conn` the connection in use: heartbeat, rotation timer, resubscribe. */
+  private adopt(conn: Connection): void {
+    this.current = conn;
+    this.setState('open');
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatIntervalMs);
+    clearTimeout(this.rotationTimer);
+    const age = Date.now() - conn.openedAt;
+    this.rotationTimer = setTimeout(() => void this.rotate(), Math.max(0, this.options.maxConnectionAgeMs - age));
+    this.sync(conn);
+    this.checkCaughtUp(conn);
+  }
+
+  private async openConnection(): Promise<Connection> {
+    let socket: WebSocketLike;
+    try {
+      const Ctor = await resolveWebSocket(this.options.WebSocket);
+      const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+      const { url, protocols } = connectionTarget(this.options.url, token, this.options.tokenTransport);
+      socket = protocols ? new Ctor(url, protocols) : new Ctor(url);
+    } catch (err) {
+      throw new RealtimeError('CONNECTION_FAILED', `cannot connect to ${this.options.url}: ${(err as Error).message}`, [], { cause: err });
+    }
+    const conn: Connection = { socket, openedAt: 0, topics: new Set(), pending: [], awaitingPong: false, closed: false };
+    return new Promise<Connection>((resolve, reject) => {
+      let opened = false;
+      let lastError: string | undefined;
+      socket.onopen = () => {
+        opened = true;
+        conn.openedAt = Date.now();
+        resolve(conn);
+      };
+      socket.onerror = (event) => {
+        lastError = describeSocketError(event) ?? lastError;
+      };
+      socket.onmessage = (event) => this.onFrame(conn, event.data);
+      socket.onclose = (event) => {
+        if (opened) return this.onClosed(conn, event.code, event.reason);
+        conn.closed = true;
+        const why = lastError ?? `closed with ${event.code}${event.reason ? ` ${event.reason}` : ''}`;
+        reject(new RealtimeError('CONNECTION_FAILED', `cannot connect to ${this.options.url}: ${why}`));
+      };
+    });
+  }
+
+  /** The server (or the network) closed `conn`. */
+  private onClosed(conn: Connection, code: number, reason: string): void {
+    if (conn.closed) return;
+    this.detach(conn);
+    if (conn === this.next) {
+      this.next = undefined;
+      this.scheduleRotationRetry();
+      return;
+    }
+    if (conn !== this.current) return;
+    this.current = undefined;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.rotationTimer);
+    if (!this.wantOpen) return;
+    if (this.next) {
+      // The replacement is already open: switch to it now rather than reconnect.
+      const next = this.next;
+      this.next = undefined;
+      this.adopt(next);
+      return;
+    }
+    this.report(new RealtimeError('CONNECTION_FAILED', `connection closed (${code}${reason ? ` ${reason}` : ''}); reconnecting`));
+    this.scheduleReconnect();
+  }
+
+  /** Stops listening to `conn` and ends its requests; safe to call twice. */
+  private detach(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.socket.onmessage = null;
+    conn.socket.onopen = null;
+    const pending = conn.pending;
+    conn.pending = [];
+    // Its subscriptions died with it; the topics stay wanted and are resubscribed elsewhere.
+    for (const request of pending) {
+      clearTimeout(request.timer);
+      request.settle(new RealtimeError('CLOSED', 'the connection closed before the reply arrived', request.topics));
+    }
+  }
+
+  /** Closes a connection we no longer want, without triggering a reconnect. */
+  private retire(conn: Connection, reason: string): void {
+    this.detach(conn);
+    conn.socket.onclose = null;
+    conn.socket.onerror = () => undefined;
+    try {
+      conn.socket.close(1000, reason);
+    } catch {
+      // already closing
+    }
+  }
+
+  /** Drops a connection that stopped answering; the usual reconnect path takes over. */
+  private drop(conn: Connection, reason: string): void {
+    conn.socket.onclose = null;
+    conn.socket.onerror = () => undefined;
+    try {
+      conn.socket.close(1000, reason);
+    } catch {
+      // already closing
+    }
+    this.onClosed(conn, 1006, reason);
+  }
+
+  private heartbeat(): void {
+    const conn = this.current;
+    if (!conn || conn.closed) return;
+    if (conn.awaitingPong) return this.drop(conn, 'no reply to the last heartbeat');
+    conn.awaitingPong = true;
+    this.send(conn, { action: 'ping' });
+  }
+
+  /**
+   * Replaces the socket ahead of the connection cap without a gap: open the new one, subscribe it
+   * to everything, and only then close the old one. Messages that arrive on both are de-duplicated.
+   */
+  private async rotate(): Promise<void> {
+    const old = this.current;
+    if (!old || this.next || !this.wantOpen) return;
+    const generation = this.generation;
+    let next: Connection;
+    try {
+      next = await this.openConnection();
+    } catch (err) {
+      this.report(err as RealtimeError);
+      if (generation === this.generation) this.scheduleRotationRetry();
+      return;
+    }
+    if (generation !== this.generation || this.current !== old || !this.wantOpen) return this.retire(next, 'superseded');
+    this.next = next;
+    this.sync(next);
+    this.checkCaughtUp(next);
+  }
+
+  private scheduleRotationRetry(): void {
+    if (!this.current || !this.wantOpen) return;
+    clearTimeout(this.rotationTimer);
+    this.rotationTimer = setTimeout(() => void this.rotate(), backoffDelay(this.attempt++, this.options.baseDelayMs, this.options.maxDelayMs));
+  }
+
+  /** When a connection holds every wanted topic: finish a rotation, and reset the backoff. */
+  private checkCaughtUp(conn: Connection): void {
+    if (conn.closed || conn.pending.some((r) => r.action === 'subscribe')) return;
+    if (![...this.handlers.keys()].every((t) => conn.topics.has(t))) return;
+    this.attempt = 0;
+    if (conn === this.next && this.current) {
+      const old = this.current;
+      this.next = undefined;
+      this.retire(old, 'replaced ahead of the connection cap');
+      this.adopt(conn);
+    }
+  }
+
+  // ---- requests ----
+
+  private syncAll(): void {
+    for (const conn of [this.current, this.next]) if (conn && !conn.closed) this.sync(conn);
+  }
+
+  /** Subscribes `conn` to every wanted topic it neither holds nor is being given. */
+  private sync(conn: Connection): void {
+    const missing = [...this.handlers.keys()].filter((t) => !this.heldOrPending(conn, t));
+    for (const chunk of chunkTopics(missing)) void this.request(conn, 'subscribe', chunk).catch(() => undefined);
+  }
+
+  private heldOrPending(conn: Connection, topic: string): boolean {
+    return conn.topics.has(topic) || conn.pending.some((r) => r.action === 'subscribe' && r.topics.includes(topic));
+  }
+
+  private isConfirmed(topic: string): boolean {
+    return !!this.current && !this.current.closed && this.current.topics.has(topic);
+  }
+
+  private request(conn: Connection, action: 'subscribe' | 'unsubscribe', topics: string[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const request: PendingRequest = {
+        action,
+        topics,
+        timer: setTimeout(() => {
+          conn.pending = conn.pending.filter((r) => r !== request);
+          request.settle(new RealtimeError('TIMEOUT', `no reply to ${action} within ${this.options.requestTimeoutMs} ms`, topics));
+        }, this.options.requestTimeoutMs),
+        settle: (outcome) => {
+          clearTimeout(request.timer);
+          if (action === 'subscribe') this.onSubscribeOutcome(conn, request, outcome);
+          else if (!('type' in outcome) || outcome.type !== 'error') topics.forEach((t) => conn.topics.delete(t));
+          if (outcome instanceof RealtimeError) reject(outcome);
+          else if ('type' in outcome && outcome.type === 'error') reject(RealtimeError.fromReply(outcome));
+          else resolve();
+        },
+      };
+      if (conn.socket.readyState !== OPEN) return request.settle(new RealtimeError('CLOSED', 'the connection is not open', topics));
+      conn.pending.push(request);
+      this.send(conn, { action, topics });
+    });
+  }
+
+  private onSubscribeOutcome(conn: Connection, request: PendingRequest, outcome: { topics: string[] } | ErrorReply | RealtimeError): void {
+    if (!(outcome instanceof RealtimeError) && !('code' in outcome)) {
+      for (const t of request.topics) {
+        conn.topics.add(t);
+        this.settleWaiters(t);
+      }
+      return this.checkCaughtUp(conn);
+    }
+    if (outcome instanceof RealtimeError && outcome.code === 'CLOSED') return; // resubscribed on the next socket
+    const error = outcome instanceof RealtimeError ? outcome : RealtimeError.fromReply(outcome);
+    // Subscriptions are all-or-nothing: the named topics are refused, the others were collateral.
+    const refused = error.topics.length > 0 ? request.topics.filter((t) => error.topics.includes(t)) : request.topics;
+    const background: string[] = [];
+    for (const t of refused) {
+      if (this.topicWaiters.has(t)) {
+        this.handlers.delete(t); // the caller learns through the rejected subscribe()
+        this.settleWaiters(t, error);
+      } else if (error.topics.length > 0) {
+        this.handlers.delete(t); // refused on resubscribe (e.g. permissions changed): tell the app
+        background.push(t);
+      } else {
+        background.push(t);
+      }
+    }
+    if (background.length > 0) this.report(new RealtimeError(error.code, `resubscribe failed: ${error.message}`, background));
+    if (error.topics.length === 0 && background.length > 0 && conn === this.current) {
+      // A wanted topic could not be restored (TIMEOUT, INTERNAL): start over on a fresh socket.
+      return this.drop(conn, 'resubscribe failed');
+    }
+    if (!conn.closed) this.sync(conn);
+    this.checkCaughtUp(conn);
+  }
+
+  private settleWaiters(topic: string, error?: RealtimeError): void {
+    const waiters = this.topicWaiters.get(topic);
+    if (!waiters) return;
+    this.topicWaiters.delete(topic);
+    for (const w of waiters) (error ? w.reject(error) : w.resolve());
+  }
+
+  private async removeHandler(topic: string, handler: MessageHandler): Promise<void> {
+    const set = this.handlers.get(topic);
+    if (!set?.delete(handler)) return;
+    if (set.size === 0) await this.unsubscribe(topic);
+  }
+
+  private send(conn: Connection, body: unknown): void {
+    if (conn.socket.readyState === OPEN) conn.socket.send(JSON.stringify(body));
+  }
+
+  // ---- incoming frames ----
+
+  private onFrame(conn: Connection, data: unknown): void {
+    conn.awaitingPong = false;
+    if (typeof data !== 'string') return this.report(new RealtimeError('PROTOCOL', 'received a binary frame; the protocol is JSON text'));
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      return this.report(new RealtimeError('PROTOCOL', `received a frame that is not JSON: ${preview(data)}`));
+    }
+    const parsed = serverMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      // API Gateway's own answer when an integration fails: {"message":"Internal server error",...}
+      const gatewayMessage = (json as { message?: unknown } | null)?.message;
+      if (typeof gatewayMessage === 'string') return this.report(new RealtimeError('INTERNAL', `the gateway answered: ${gatewayMessage}`));
+      return this.report(new RealtimeError('PROTOCOL', `received an unknown frame: ${preview(data)}`));
+    }
+    const frame = parsed.data;
+    switch (frame.type) {
+      case 'message':
+        return this.deliver(frame);
+      case 'pong':
+        return;
+      case 'subscribed':
+      case 'unsubscribed': {
+        const action = frame.type === 'subscribed' ? 'subscribe' : 'unsubscribe';
+        const request =
+          this.takePending(conn, (r) => r.action === action && sameTopics(r.topics, frame.topics)) ??
+          this.takePending(conn, (r) => r.action === action && frame.topics.every((t) => r.topics.includes(t)));
+        return request?.settle({ topics: frame.topics });
+      }
+      case 'error': {
+        const named = frame.topics ?? [];
+        const request =
+          named.length > 0 ? this.takePending(conn, (r) => named.every((t) => r.topics.includes(t))) : this.takePending(conn, () => true);
+        if (request) return request.settle(frame);
+        return this.report(RealtimeError.fromReply(frame));
+      }
+    }
+  }
+
+  /** Replies are not guaranteed in order, so they are matched by their topics, oldest request first. */
+  private takePending(conn: Connection, match: (r: PendingRequest) => boolean): PendingRequest | undefined {
+    const index = conn.pending.findIndex(match);
+    if (index < 0) return undefined;
+    return conn.pending.splice(index, 1)[0];
+  }
+
+  private deliver(message: DeliveredMessage): void {
+    const handlers = this.handlers.get(message.topic);
+    if (!handlers) return; // a late delivery after unsubscribe
+    // Keyed by topic too: one publish to several topics legitimately arrives once per topic.
+    if (!this.recent.add(`${message.topic}\n${message.id}`)) return;
+    const thrown = [...handlers].flatMap((handler) => {
+      try {
+        handler(message);
+        return [];
+      } catch (err) {
+        return [err];
+      }
+    });
+    thrown.push(...this.emit('message', message));
+    for (const err of thrown) this.report(new RealtimeError('HANDLER', `a handler for ${message.topic} threw: ${(err as Error)?.message ?? err}`, [message.topic], { cause: err }));
+  }
+
+  // ---- state and errors ----
+
+  private setState(state: ConnectionState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit('state', state);
+  }
+
+  private report(error: RealtimeError): void {
+    this.emit('error', error);
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.rotationTimer);
+  }
+}
+
+/** The URL and subprotocols to open, with the token placed as `tokenTransport` says. */
+export function connectionTarget(url: string, token: string | undefined, transport: 'query' | 'subprotocol'): { url: string; protocols?: string[] } {
+  if (!token) return { url };
+  if (transport === 'subprotocol') return { url, protocols: [SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${token}`] };
+  const withToken = new URL(url);
+  withToken.searchParams.set(TOKEN_QUERY_PARAMETER, token);
+  return { url: withToken.toString() };
+}
+
+function sameTopics(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((t) => set.has(t));
+}
+
+/** Splits topics into requests that stay well under the frame limit. */
+function chunkTopics(topics: string[]): string[][] {
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let size = 0;
+  for (const topic of topics) {
+    if (chunk.length > 0 && size + topic.length + 3 > MAX_REQUEST_CHARS) {
+      chunks.push(chunk);
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(topic);
+    size += topic.length + 3;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+function ignoreClosed(err: RealtimeError): void {
+  if (err.code !== 'CLOSED') throw err;
+}
+
+function preview(text: string): string {
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}

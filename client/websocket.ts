@@ -1,0 +1,34 @@
+/**
+ * The WebSocket implementation: the one given, else the global one (browsers, Node >= 22),
+ * else the `ws` package, imported lazily so a browser bundle never includes it.
+ */
+
+/** The part of the WHATWG WebSocket API the client uses; `ws` and browsers both provide it. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+export const OPEN = 1;
+
+export async function resolveWebSocket(given?: WebSocketConstructor): Promise<WebSocketConstructor> {
+  if (given) return given;
+  const globalCtor = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (globalCtor) return globalCtor;
+  const ws = await import('ws');
+  return (ws.default ?? ws.WebSocket) as unknown as WebSocketConstructor;
+}
+
+/** A readable reason from an error event (`ws` gives a message; browsers give nothing). */
+export function describeSocketError(event: unknown): string | undefined {
+  const e = event as { message?: unknown; error?: { message?: unknown } } | undefined;
+  const message = e?.message ?? e?.error?.message;
+  return typeof message === 'string' && message !== '' ? message : undefined;
+}

@@ -1,0 +1,255 @@
+/**
+ * The client against an in-test `ws` server: reply matching, errors, de-duplication, heartbeat,
+ * reconnect, rotation ahead of the connection cap, token transport.
+ */
+import { expect } from 'chai';
+import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage } from '../../client';
+import { backoffDelay } from '../../client/backoff';
+import { RecentIds } from '../../client/recent-ids';
+import { FakeServer, until, type FakeServerOptions } from './fake-server';
+
+describe('client (against an in-test server)', () => {
+  let server: FakeServer;
+  const clients: RealtimeClient[] = [];
+
+  async function setup(options: FakeServerOptions = {}): Promise<void> {
+    server = await new FakeServer(options).start();
+  }
+
+  function client(extra: Partial<ConstructorParameters<typeof RealtimeClient>[0]> = {}): RealtimeClient {
+    const c = new RealtimeClient({ url: server.url, reconnect: { baseDelayMs: 20, maxDelayMs: 100 }, ...extra });
+    clients.push(c);
+    return c;
+  }
+
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await server?.close();
+  });
+
+  it('resolves subscribe on the reply and calls the handler for each message, once per id', async () => {
+    await setup();
+    const c = client();
+    const got: DeliveredMessage[] = [];
+    const states: ConnectionState[] = [];
+    c.on('state', (s) => states.push(s));
+    await c.subscribe('orders/42', (m) => got.push(m));
+    expect(c.state).to.equal('open');
+    expect(server.publish('orders/42', 'm1', { n: 1 })).to.equal(1);
+    server.publish('orders/42', 'm1', { n: 1 }); // a redelivery
+    server.publish('orders/42', 'm2', { n: 2 });
+    await until(() => got.length >= 2, 'two messages');
+    await new Promise((r) => setTimeout(r, 50)); // room for a wrongly delivered duplicate
+    expect(got.map((m) => [m.topic, m.id, m.data])).to.deep.equal([
+      ['orders/42', 'm1', { n: 1 }],
+      ['orders/42', 'm2', { n: 2 }],
+    ]);
+    expect(states).to.deep.equal(['connecting', 'open']);
+  });
+
+  it('delivers one id published to two topics once per topic', async () => {
+    await setup();
+    const c = client();
+    const got: string[] = [];
+    await c.subscribe('a', (m) => got.push(`${m.topic}:${m.id}`));
+    await c.subscribe('b', (m) => got.push(`${m.topic}:${m.id}`));
+    server.publish('a', 'same', 1);
+    server.publish('b', 'same', 1);
+    await until(() => got.length === 2, 'both topics');
+    expect(got.sort()).to.deep.equal(['a:same', 'b:same']);
+  });
+
+  it('rejects subscribe with a typed error naming the refused topic, and keeps other subscriptions', async () => {
+    await setup({ refuse: (t) => t.startsWith('bad') });
+    const c = client();
+    const got: string[] = [];
+    await c.subscribe('good', (m) => got.push(m.id));
+    const err = await c.subscribe('bad-topic', () => got.push('wrong')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(RealtimeError);
+    expect((err as RealtimeError).code).to.equal('INVALID_TOPIC');
+    expect((err as RealtimeError).topics).to.deep.equal(['bad-topic']);
+    expect(c.topics).to.deep.equal(['good']);
+    server.publish('good', 'x', null);
+    await until(() => got.length === 1, 'the good topic still delivering');
+    expect(got).to.deep.equal(['x']);
+  });
+
+  it('matches replies that come back out of order by their topics', async () => {
+    await setup({ delayFor: (topics) => (topics.includes('slow') ? 150 : 0) });
+    const c = client();
+    await c.connect();
+    const order: string[] = [];
+    const slow = c.subscribe('slow', () => undefined).then(() => order.push('slow'));
+    const fast = c.subscribe('fast', () => undefined).then(() => order.push('fast'));
+    await Promise.all([slow, fast]);
+    expect(order).to.deep.equal(['fast', 'slow']);
+  });
+
+  it('unsubscribes when the last handler is removed, and stops delivering', async () => {
+    await setup();
+    const c = client();
+    const got: string[] = [];
+    const off1 = await c.subscribe('t', (m) => got.push(`1:${m.id}`));
+    const off2 = await c.subscribe('t', (m) => got.push(`2:${m.id}`));
+    await off1();
+    expect(server.open()[0].topics.has('t')).to.equal(true);
+    server.publish('t', 'a', null);
+    await until(() => got.length === 1, 'one handler left');
+    await off2();
+    expect(server.open()[0].topics.has('t')).to.equal(false);
+    expect(server.open()[0].received).to.deep.include({ action: 'unsubscribe', topics: ['t'] });
+    expect(c.topics).to.deep.equal([]);
+    expect(got).to.deep.equal(['2:a']);
+  });
+
+  it('reconnects after the server drops the socket and resubscribes every topic in one request', async () => {
+    await setup();
+    const c = client();
+    const states: ConnectionState[] = [];
+    const errors: RealtimeError[] = [];
+    c.on('state', (s) => states.push(s));
+    c.on('error', (e) => errors.push(e));
+    const got: string[] = [];
+    await c.subscribe('a', (m) => got.push(m.id));
+    await c.subscribe('b', (m) => got.push(m.id));
+    server.connections[0].socket.terminate();
+    await until(() => server.open().length === 1 && server.open()[0].topics.size === 2, 'resubscribed on a new socket');
+    expect(server.connections).to.have.length(2);
+    expect(server.connections[1].received[0]).to.deep.equal({ action: 'subscribe', topics: ['a', 'b'] });
+    await until(() => c.state === 'open', 'open again');
+    server.publish('b', 'after', null);
+    await until(() => got.length === 1, 'a message after reconnecting');
+    expect(states).to.deep.equal(['connecting', 'open', 'reconnecting', 'open']);
+    expect(errors.map((e) => e.code)).to.deep.equal(['CONNECTION_FAILED']);
+  });
+
+  it('sends ping heartbeats at the configured interval', async () => {
+    await setup();
+    const c = client({ heartbeatIntervalMs: 30 });
+    await c.connect();
+    await until(() => server.connections[0].received.filter((b) => (b as { action: string }).action === 'ping').length >= 3, 'three pings');
+    expect(server.connections).to.have.length(1);
+  });
+
+  it('drops a socket that stops answering heartbeats and reconnects', async () => {
+    await setup({ pong: false });
+    const c = client({ heartbeatIntervalMs: 30 });
+    await c.subscribe('t', () => undefined);
+    await until(() => server.connections.length >= 2 && server.connections[1].topics.has('t'), 'a second, resubscribed socket');
+  });
+
+  it('replaces the socket ahead of the max connection age: subscribe the new one first, then close the old, no message lost or doubled', async () => {
+    let rotated = false;
+    await setup({
+      // While the replacement subscribes, publish on both sockets: the overlap the client de-duplicates.
+      onSubscribe: (conn) => {
+        if (server.connections.indexOf(conn) === 1 && !rotated) {
+          rotated = true;
+          server.publish('t', 'overlap', 'x');
+        }
+      },
+    });
+    const c = client({ maxConnectionAgeMs: 150 });
+    const got: string[] = [];
+    const states: ConnectionState[] = [];
+    await c.subscribe('t', (m) => got.push(m.id));
+    c.on('state', (s) => states.push(s));
+    await until(() => server.connections.length === 2 && server.connections[0].socket.readyState === server.connections[0].socket.CLOSED, 'the old socket closed');
+    expect(server.connections[1].topics.has('t')).to.equal(true);
+    server.publish('t', 'later', 'y');
+    await until(() => got.length === 2, 'the later message');
+    expect(got).to.deep.equal(['overlap', 'later']);
+    expect(states).to.deep.equal([]); // never left `open`
+    c.close();
+  });
+
+  it('sends the token as a query parameter, or as the bearer subprotocol', async () => {
+    await setup({ protocol: 'realtime' });
+    const q = client({ token: 'abc.def.ghi' });
+    await q.connect();
+    expect(new URL(server.connections[0].request.url!, 'http://x').searchParams.get('token')).to.equal('abc.def.ghi');
+    const s = client({ token: () => 'jwt.from.fn', tokenTransport: 'subprotocol' });
+    await s.connect();
+    expect(server.connections[1].request.headers['sec-websocket-protocol']?.split(/,\s*/)).to.deep.equal(['realtime', 'bearer.jwt.from.fn']);
+    expect(server.connections[1].request.url).to.equal('/local');
+  });
+
+  it('reports an unknown frame as a PROTOCOL error and keeps working', async () => {
+    await setup();
+    const c = client();
+    const errors: RealtimeError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const got: string[] = [];
+    await c.subscribe('t', (m) => got.push(m.id));
+    server.open()[0].socket.send('{"type":"surprise"}');
+    server.open()[0].socket.send('not json');
+    server.publish('t', 'ok', null);
+    await until(() => got.length === 1, 'a message after the bad frames');
+    expect(errors.map((e) => e.code)).to.deep.equal(['PROTOCOL', 'PROTOCOL']);
+  });
+
+  it('reports a throwing handler as a HANDLER error without breaking delivery to the others', async () => {
+    await setup();
+    const c = client();
+    const errors: RealtimeError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const got: string[] = [];
+    await c.subscribe('t', () => {
+      throw new Error('boom');
+    });
+    await c.subscribe('t', (m) => got.push(m.id));
+    server.publish('t', 'm', null);
+    await until(() => got.length === 1, 'the second handler');
+    expect(errors.map((e) => [e.code, (e.cause as Error).message])).to.deep.equal([['HANDLER', 'boom']]);
+  });
+
+  it('keeps retrying an unreachable server with CONNECTION_FAILED errors, and close() rejects the waiting subscribe', async () => {
+    await setup();
+    const url = server.url;
+    await server.close();
+    const c = new RealtimeClient({ url, reconnect: { baseDelayMs: 10, maxDelayMs: 20 } });
+    clients.push(c);
+    const errors: RealtimeError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const pending = c.subscribe('t', () => undefined).catch((e: unknown) => e);
+    await until(() => errors.length >= 2, 'two failed attempts');
+    expect(c.state).to.equal('reconnecting');
+    expect(errors[0].code).to.equal('CONNECTION_FAILED');
+    expect(errors[0].message).to.contain('ECONNREFUSED');
+    c.close();
+    const err = (await pending) as RealtimeError;
+    expect(err.code).to.equal('CLOSED');
+    expect(c.state).to.equal('closed');
+    server = await new FakeServer().start(); // for afterEach
+  });
+
+  it('rejects bad options up front', () => {
+    expect(() => new RealtimeClient({ url: '' })).to.throw(TypeError, /url/);
+    expect(() => new RealtimeClient({ url: 'ws://x', heartbeatIntervalMs: 0 })).to.throw(RangeError, /heartbeatIntervalMs/);
+  });
+});
+
+describe('client helpers', () => {
+  it('backoffDelay draws from [0, min(max, base * 2^attempt)) (full jitter)', () => {
+    expect(backoffDelay(0, 100, 10_000, () => 0.999)).to.equal(99);
+    expect(backoffDelay(3, 100, 10_000, () => 0.5)).to.equal(400);
+    expect(backoffDelay(20, 100, 10_000, () => 0.999)).to.equal(9990);
+    expect(backoffDelay(5, 100, 10_000, () => 0)).to.equal(0);
+    expect(backoffDelay(10_000, 100, 10_000, () => 0.5)).to.equal(5000);
+  });
+
+  it('RecentIds forgets the least recently seen key past its capacity', () => {
+    const ids = new RecentIds(2);
+    expect(ids.add('a')).to.equal(true);
+    expect(ids.add('b')).to.equal(true);
+    expect(ids.add('a')).to.equal(false); // refreshed: b is now the oldest
+    expect(ids.add('c')).to.equal(true); // evicts b
+    expect(ids.size).to.equal(2);
+    expect(ids.add('a')).to.equal(false);
+    expect(ids.add('b')).to.equal(true);
+    expect(() => new RecentIds(0)).to.throw(RangeError);
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * A tiny in-test server speaking the client protocol, with knobs the real gateway doesn't have
+ * (delay replies, withhold pongs, inspect handshakes). Listens on 127.0.0.1, port 0.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface FakeConnection {
+  socket: WebSocket;
+  request: IncomingMessage;
+  topics: Set<string>;
+  received: unknown[];
+}
+
+export interface FakeServerOptions {
+  /** Topics refused with INVALID_TOPIC. */
+  refuse?: (topic: string) => boolean;
+  /** Milliseconds to hold the reply to a subscribe request for these topics. */
+  delayFor?: (topics: string[]) => number;
+  /** Answer pings? */
+  pong?: boolean;
+  /** Called for each subscribe before the reply is sent. */
+  onSubscribe?: (conn: FakeConnection, topics: string[]) => void;
+  /** Pick a subprotocol (echo) when the client offers some. */
+  protocol?: string;
+}
+
+export class FakeServer {
+  readonly connections: FakeConnection[] = [];
+  private wss!: WebSocketServer;
+  url = '';
+
+  constructor(private readonly options: FakeServerOptions = {}) {}
+
+  async start(): Promise<this> {
+    this.wss = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      handleProtocols: (offered) => (this.options.protocol && offered.has(this.options.protocol) ? this.options.protocol : false),
+    });
+    await new Promise<void>((resolve) => this.wss.once('listening', () => resolve()));
+    this.url = `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/local`;
+    this.wss.on('connection', (socket, request) => {
+      const conn: FakeConnection = { socket, request, topics: new Set(), received: [] };
+      this.connections.push(conn);
+      socket.on('message', (raw) => this.onMessage(conn, raw.toString()));
+    });
+    return this;
+  }
+
+  private onMessage(conn: FakeConnection, text: string): void {
+    const body = JSON.parse(text) as { action: string; topics?: string[] };
+    conn.received.push(body);
+    const reply = (frame: unknown) => conn.socket.send(JSON.stringify(frame));
+    if (body.action === 'ping') {
+      if (this.options.pong !== false) reply({ type: 'pong' });
+      return;
+    }
+    const topics = body.topics ?? [];
+    if (body.action === 'subscribe') {
+      const refused = topics.filter((t) => this.options.refuse?.(t));
+      const answer = () => {
+        if (refused.length > 0) return reply({ type: 'error', code: 'INVALID_TOPIC', message: 'bad topic', topics: refused });
+        topics.forEach((t) => conn.topics.add(t));
+        this.options.onSubscribe?.(conn, topics);
+        reply({ type: 'subscribed', topics });
+      };
+      const delay = this.options.delayFor?.(topics) ?? 0;
+      if (delay > 0) setTimeout(answer, delay);
+      else answer();
+      return;
+    }
+    if (body.action === 'unsubscribe') {
+      topics.forEach((t) => conn.topics.delete(t));
+      return reply({ type: 'unsubscribed', topics });
+    }
+    reply({ type: 'error', code: 'UNKNOWN_ACTION', message: `no route for ${body.action}` });
+  }
+
+  /** Sends a delivered message to every open connection subscribed to `topic`; returns how many. */
+  publish(topic: string, id: string, data: unknown): number {
+    const frame = JSON.stringify({ type: 'message', topic, id, data, publishedAt: new Date().toISOString() });
+    const targets = this.open().filter((c) => c.topics.has(topic));
+    targets.forEach((c) => c.socket.send(frame));
+    return targets.length;
+  }
+
+  open(): FakeConnection[] {
+    return this.connections.filter((c) => c.socket.readyState === c.socket.OPEN);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections) c.socket.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+/** Resolves when `predicate` holds, polling every 10 ms; rejects with `what` after `timeoutMs`. */
+export async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
