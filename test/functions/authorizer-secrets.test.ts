@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { mockClient } from 'aws-sdk-client-mock';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { makeHandler } from '../../functions/handlers/authorizer';
@@ -9,7 +11,9 @@ const PARAMETER = '/realtime/dev/auth-secret';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:realtime-auth-AbCdEf';
 
 describe('authorizer secret from SSM Parameter Store', () => {
-  const ssm = mockClient(SSMClient);
+  // Mocks are installed for these tests only, so other files' real SDK clients are untouched.
+  let ssm: AwsClientStub<SSMClient>;
+  before(() => (ssm = mockClient(SSMClient)));
   afterEach(() => ssm.reset());
   after(() => ssm.restore());
 
@@ -69,7 +73,8 @@ describe('authorizer secret from SSM Parameter Store', () => {
 });
 
 describe('authorizer secret from Secrets Manager', () => {
-  const secrets = mockClient(SecretsManagerClient);
+  let secrets: AwsClientStub<SecretsManagerClient>;
+  before(() => (secrets = mockClient(SecretsManagerClient)));
   afterEach(() => secrets.reset());
   after(() => secrets.restore());
 
@@ -91,5 +96,52 @@ describe('authorizer secret from Secrets Manager', () => {
     secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('Secrets Manager can not find the specified secret'), { name: 'ResourceNotFoundException' }));
     const handler = makeHandler({ ...QUIET, AUTH_SECRET_ARN: SECRET_ARN });
     await expectServerError(handler(queryEvent(await sign())), /can not find/);
+  });
+});
+
+describe('authorizer secret over the wire (real SDK clients, local endpoints)', () => {
+  let server: Server;
+  let endpoint: string;
+  const requests: Array<{ target: string; body: Record<string, unknown> }> = [];
+
+  before(async () => {
+    server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      req.on('end', () => {
+        const target = String(req.headers['x-amz-target']);
+        requests.push({ target, body: JSON.parse(text) as Record<string, unknown> });
+        const reply =
+          target === 'AmazonSSM.GetParameter'
+            ? { Parameter: { Name: PARAMETER, Type: 'SecureString', Value: SECRET, Version: 1 } }
+            : { ARN: SECRET_ARN, Name: 'realtime-auth', SecretString: SECRET };
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(reply));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  beforeEach(() => (requests.length = 0));
+
+  const awsEnv = () => ({ ...QUIET, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+
+  it('calls GetParameter with decryption on AWS_ENDPOINT_URL_SSM, once', async () => {
+    const handler = makeHandler({ ...awsEnv(), AUTH_SECRET_PARAMETER: PARAMETER, AWS_ENDPOINT_URL_SSM: endpoint });
+    expect((await handler(queryEvent(await sign({ sub: 'alice' })))).principalId).to.equal('alice');
+    expect((await handler(queryEvent(await sign({ sub: 'bob' })))).principalId).to.equal('bob');
+    expect(requests).to.deep.equal([{ target: 'AmazonSSM.GetParameter', body: { Name: PARAMETER, WithDecryption: true } }]);
+  });
+
+  it('calls GetSecretValue on AWS_ENDPOINT_URL_SECRETS_MANAGER, once', async () => {
+    const handler = makeHandler({ ...awsEnv(), AUTH_SECRET_ARN: SECRET_ARN, AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint });
+    expect((await handler(queryEvent(await sign({ sub: 'alice' })))).principalId).to.equal('alice');
+    expect((await handler(queryEvent(await sign({ sub: 'bob' })))).principalId).to.equal('bob');
+    expect(requests).to.deep.equal([{ target: 'secretsmanager.GetSecretValue', body: { SecretId: SECRET_ARN } }]);
   });
 });

@@ -28,9 +28,12 @@ export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
 
 function clientConfig(env: Env, endpointVariable: string) {
   const endpoint = env[endpointVariable] ?? env.AWS_ENDPOINT_URL;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
   return {
     ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     ...(endpoint ? { endpoint } : {}),
+    // Explicit credentials when the env map carries them (local mode); else the default chain.
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
     requestHandler: new NodeHttpHandler({ connectionTimeout: SDK_CONNECTION_TIMEOUT_MS, requestTimeout: SDK_REQUEST_TIMEOUT_MS }),
   };
 }
