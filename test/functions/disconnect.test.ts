@@ -1,0 +1,60 @@
+import { expect } from 'chai';
+import { mockClient } from 'aws-sdk-client-mock';
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE } from '../../protocol/table';
+import { makeHandler } from '../../functions/handlers/disconnect';
+import { FakeTable } from './fake-table';
+import { testEnv } from './helpers';
+
+const disconnectEvent = (connectionId: string) => ({
+  requestContext: { connectionId, eventType: 'DISCONNECT', disconnectStatusCode: 1001, disconnectReason: 'Going away' },
+});
+
+describe('$disconnect handler', () => {
+  const ddb = mockClient(DynamoDBDocumentClient);
+  let table: FakeTable;
+  beforeEach(() => {
+    ddb.reset();
+    table = new FakeTable().install(ddb);
+    table.put({ connectionId: 'gone=', sk: TABLE.connectionSortKey, expiresAt: 1 });
+    for (let i = 0; i < 60; i++) table.subscribe('gone=', `t/${String(i).padStart(2, '0')}`);
+    table.put({ connectionId: 'stays=', sk: TABLE.connectionSortKey, expiresAt: 1 });
+    table.subscribe('stays=', 't/00', 't/01');
+  });
+  after(() => ddb.restore());
+
+  it('deletes all 61 rows of the connection, 25 at a time, across query pages, retrying unprocessed items', async () => {
+    table.pageSize = 40; // two query pages
+    table.unprocessedPlan = [10, 3, 0, 7]; // DynamoDB hands some deletes back
+    await makeHandler(testEnv())(disconnectEvent('gone='));
+
+    expect(table.rowsOf('gone=')).to.have.length(0);
+    expect(table.rowsOf('stays=')).to.have.length(3);
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries).to.have.length(2);
+    expect(queries[0].ExclusiveStartKey).to.equal(undefined);
+    expect(queries[1].ExclusiveStartKey).to.deep.include({ connectionId: 'gone=' });
+    expect(queries.every((q) => q.IndexName === undefined && q.ExpressionAttributeValues?.[':id'] === 'gone=')).to.equal(true);
+    const batches = ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems?.connections ?? []);
+    expect(batches.every((b) => b.length <= 25 && b.every((r) => r.DeleteRequest?.Key?.connectionId === 'gone='))).to.equal(true);
+    // Chunk 1 (25): 10 come back, then 3 of those; chunk 2 (25): 7 come back; chunk 3 (11).
+    expect(batches.map((b) => b.length)).to.deep.equal([25, 10, 3, 25, 7, 11]);
+  });
+
+  it('throws a clear error when DynamoDB keeps refusing deletes after the bounded attempts', async () => {
+    table.unprocessedPlan = Array(50).fill(5);
+    let error: Error | undefined;
+    try {
+      await makeHandler(testEnv())(disconnectEvent('gone='));
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).to.match(/still left 5 unprocessed item\(s\) after 8 attempts/);
+    expect(ddb.commandCalls(BatchWriteCommand)).to.have.length(8);
+  });
+
+  it('is a no-op for a connection without rows', async () => {
+    expect(await makeHandler(testEnv())(disconnectEvent('never-seen='))).to.deep.equal({ statusCode: 200 });
+    expect(ddb.commandCalls(BatchWriteCommand)).to.have.length(0);
+  });
+});

@@ -1,0 +1,77 @@
+/** Env maps, events and SDK errors shared by the handler tests. */
+import {
+  ApiGatewayManagementApiServiceException,
+  GoneException,
+  LimitExceededException,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { ENV } from '../../protocol/env';
+
+/** A quiet env map: no logs, no EMF output. */
+export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    [ENV.tableName]: 'connections',
+    [ENV.managementEndpoint]: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/prod',
+    AWS_REGION: 'us-east-1',
+    [ENV.logLevel]: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    ...overrides,
+  };
+}
+
+export function messageEvent(connectionId: string, body: string | undefined, routeKey = 'subscribe') {
+  return {
+    body,
+    isBase64Encoded: false,
+    requestContext: { connectionId, routeKey, eventType: 'MESSAGE', messageId: 'm-1', stage: 'prod', domainName: 'x', apiId: 'abc' },
+  };
+}
+
+export function sqsRecord(messageId: string, body: unknown, sentTimestamp = '1700000000000'): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: sentTimestamp,
+      SenderId: 'AIDA',
+      ApproximateFirstReceiveTimestamp: sentTimestamp,
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
+    awsRegion: 'us-east-1',
+  };
+}
+
+export function sqsEvent(...records: SQSRecord[]): SQSEvent {
+  return { Records: records };
+}
+
+const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
+
+export const gone = () => new GoneException({ message: 'Gone', ...meta(410) });
+export const throttled = () => new LimitExceededException({ message: 'Limit exceeded', ...meta(429) });
+export function serverError() {
+  return new ApiGatewayManagementApiServiceException({ name: 'InternalServerErrorException', $fault: 'server', message: 'Internal', ...meta(500) });
+}
+
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Run `fn` while collecting what is written to stdout (Powertools logs and EMF go there). */
+export async function captureStdout<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+  const original = process.stdout.write.bind(process.stdout);
+  let text = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const result = await fn();
+    return { result, lines: text.split('\n').filter((l) => l.trim() !== '') };
+  } finally {
+    process.stdout.write = original;
+  }
+}
