@@ -1,0 +1,15 @@
+/** The local API Gateway WebSocket API: see docs/readme/local-gateway.md. */
+export { startGateway } from './gateway';
+export { ConnectRejectedError } from './types';
+export type {
+  CloseInfo,
+  ConnectVirtualOptions,
+  FaultOptions,
+  Gateway,
+  GatewayOptions,
+  GatewayStats,
+  LambdaLike,
+  VirtualConnection,
+} from './types';
+export { FAULT_FLAGS, parseFaultFlags, parseRateLimit, validateFaults, type FaultFlags } from './faults';
+export { lambdaContext, type LambdaContextOptions } from './lambda-context';
