@@ -105,7 +105,7 @@ describe('local SQS endpoint', () => {
 
   it('hides a received message for the visibility timeout, then redelivers it with a new receipt handle', async () => {
     await client.send(new SendMessageCommand({ QueueUrl: mainUrl, MessageBody: 'again' }));
-    const first = await client.send(new ReceiveMessageCommand({ QueueUrl: mainUrl, VisibilityTimeout: 1, AttributeNames: ['ApproximateReceiveCount'] }));
+    const first = await client.send(new ReceiveMessageCommand({ QueueUrl: mainUrl, VisibilityTimeout: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
     expect(first.Messages?.[0].Attributes?.ApproximateReceiveCount).to.equal('1');
     expect((await client.send(new ReceiveMessageCommand({ QueueUrl: mainUrl }))).Messages).to.equal(undefined);
     const second = await client.send(new ReceiveMessageCommand({ QueueUrl: mainUrl, WaitTimeSeconds: 10, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
@@ -130,14 +130,14 @@ describe('local SQS endpoint', () => {
     expect(err).to.be.instanceOf(MessageNotInflight);
     const bad = await client.send(new DeleteMessageCommand({ QueueUrl: mainUrl, ReceiptHandle: 'not-a-handle' })).catch((e) => e);
     expect(bad).to.be.instanceOf(ReceiptHandleIsInvalid);
-    const again = await client.send(new ReceiveMessageCommand({ QueueUrl: mainUrl, AttributeNames: ['ApproximateReceiveCount'] }));
+    const again = await client.send(new ReceiveMessageCommand({ QueueUrl: mainUrl, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
     expect(again.Messages![0].Attributes?.ApproximateReceiveCount).to.equal('2');
   });
 
   it('moves a message to the dead-letter queue after maxReceiveCount receives', async () => {
     const sent = await client.send(new SendMessageCommand({ QueueUrl: fastUrl, MessageBody: 'poison' }));
     for (let i = 1; i <= 2; i++) {
-      const { Messages } = await client.send(new ReceiveMessageCommand({ QueueUrl: fastUrl, WaitTimeSeconds: 5, AttributeNames: ['ApproximateReceiveCount'] }));
+      const { Messages } = await client.send(new ReceiveMessageCommand({ QueueUrl: fastUrl, WaitTimeSeconds: 5, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
       expect(Messages![0].Attributes?.ApproximateReceiveCount).to.equal(String(i));
     }
     const fastDlqUrl = sqs.queueUrl('fast-dlq');
@@ -147,7 +147,7 @@ describe('local SQS endpoint', () => {
     expect(Messages![0].Attributes?.DeadLetterQueueSourceArn).to.equal('arn:aws:sqs:us-east-1:000000000000:fast');
     expect(await count(fastUrl)).to.deep.equal({ visible: 0, inFlight: 0 });
     const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: mainUrl, AttributeNames: ['All'] }));
-    expect(JSON.parse(Attributes!.RedrivePolicy)).to.deep.equal({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:main-dlq', maxReceiveCount: 5 });
+    expect(JSON.parse(Attributes!.RedrivePolicy!)).to.deep.equal({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:main-dlq', maxReceiveCount: 5 });
     expect(Attributes!.QueueArn).to.equal('arn:aws:sqs:us-east-1:000000000000:main');
     expect(Attributes!.VisibilityTimeout).to.equal('30');
   });
