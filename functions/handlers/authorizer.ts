@@ -19,6 +19,7 @@ import { AuthConfigError, authConfigFromEnv } from '../lib/auth/config';
 import { allowPolicy, denyPolicy } from '../lib/auth/policy';
 import type { Env } from '../lib/auth/secret';
 import { findToken, type TokenCarrier } from '../lib/auth/token-source';
+import { lambdaEntry } from '../lib/lazy-handler';
 import { makeTokenVerifier, TokenRejected, type VerifiedPrincipal } from '../lib/auth/verify';
 
 /** A WebSocket REQUEST authorizer event (API Gateway's shape; REST-only fields are absent). */
@@ -80,4 +81,4 @@ export function makeHandler(env: Env): AuthorizerHandler {
   };
 }
 
-export const handler = makeHandler(process.env);
+export const handler = lambdaEntry(() => makeHandler(process.env));
