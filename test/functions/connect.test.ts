@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { AUTH_CONTEXT, SUBPROTOCOL } from '../../protocol/auth';
 import { TABLE, expiresAtFor } from '../../protocol/table';
@@ -17,7 +17,8 @@ function connectEvent(overrides: Partial<ConnectEvent['requestContext']> = {}, h
 }
 
 describe('$connect handler', () => {
-  const ddb = mockClient(DynamoDBDocumentClient);
+  let ddb: AwsClientStub<DynamoDBDocumentClient>;
+  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
   let table: FakeTable;
   beforeEach(() => {
     ddb.reset();

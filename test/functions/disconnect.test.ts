@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../protocol/table';
 import { makeHandler } from '../../functions/handlers/disconnect';
@@ -11,7 +11,8 @@ const disconnectEvent = (connectionId: string) => ({
 });
 
 describe('$disconnect handler', () => {
-  const ddb = mockClient(DynamoDBDocumentClient);
+  let ddb: AwsClientStub<DynamoDBDocumentClient>;
+  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
   let table: FakeTable;
   beforeEach(() => {
     ddb.reset();

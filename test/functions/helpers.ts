@@ -60,18 +60,21 @@ export function serverError() {
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Run `fn` while collecting what is written to stdout (Powertools logs and EMF go there). */
-export async function captureStdout<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
-  const original = process.stdout.write.bind(process.stdout);
+/** Run `fn` while collecting what it writes to stdout and stderr (Powertools logs and EMF go there). */
+export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+  const streams = [process.stdout, process.stderr];
+  const originals = streams.map((s) => s.write);
   let text = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
+  for (const stream of streams) {
+    stream.write = ((chunk: string | Uint8Array) => {
+      text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      return true;
+    }) as typeof stream.write;
+  }
   try {
     const result = await fn();
     return { result, lines: text.split('\n').filter((l) => l.trim() !== '') };
   } finally {
-    process.stdout.write = original;
+    streams.forEach((s, i) => (s.write = originals[i]));
   }
 }

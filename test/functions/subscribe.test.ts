@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV } from '../../protocol/env';
 import { errorReplySchema, serverMessageSchema, type ServerMessage } from '../../protocol/messages';
@@ -13,7 +13,8 @@ const CONN = 'L0SM9cOFvHcCIhw=';
 const EXPIRES = 1_900_000_000;
 
 describe('subscribe and unsubscribe handlers', () => {
-  const ddb = mockClient(DynamoDBDocumentClient);
+  let ddb: AwsClientStub<DynamoDBDocumentClient>;
+  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
   let table: FakeTable;
   beforeEach(() => {
     ddb.reset();

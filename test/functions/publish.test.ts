@@ -1,0 +1,312 @@
+import { expect } from 'chai';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { EventBridgeEvent, SQSBatchResponse } from 'aws-lambda';
+import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
+import { deliveredMessageSchema, type DeliveredMessage } from '../../protocol/messages';
+import { TABLE } from '../../protocol/table';
+import { DeliveryFailedError, makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
+import { FakeTable } from './fake-table';
+import { captureOutput, delay, gone, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
+
+const SENT = '1700000000000';
+const SENT_ISO = new Date(Number(SENT)).toISOString();
+
+type PostFake = (connectionId: string, attempt: number) => Promise<void> | void;
+
+describe('publish handler', () => {
+  let ddb: AwsClientStub<DynamoDBDocumentClient>;
+  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
+  let api: AwsClientStub<ApiGatewayManagementApiClient>;
+  before(() => (api = mockClient(ApiGatewayManagementApiClient)));
+  let table: FakeTable;
+  /** Frames each connection received (successful posts only). */
+  let received: Map<string, DeliveredMessage[]>;
+  /** Post attempts per connection, successful or not. */
+  let attempts: Map<string, number>;
+
+  /** Route every post through `fake` (which may throw), recording attempts and deliveries. */
+  function onPost(fake: PostFake = () => undefined) {
+    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
+      const id = String(input.ConnectionId);
+      const attempt = (attempts.get(id) ?? 0) + 1;
+      attempts.set(id, attempt);
+      await fake(id, attempt);
+      const frame = deliveredMessageSchema.parse(JSON.parse(new TextDecoder().decode(input.Data as Uint8Array)));
+      received.set(id, [...(received.get(id) ?? []), frame]);
+      return {};
+    });
+  }
+
+  beforeEach(() => {
+    ddb.reset();
+    api.reset();
+    table = new FakeTable().install(ddb);
+    received = new Map();
+    attempts = new Map();
+    onPost();
+  });
+  after(() => {
+    ddb.restore();
+    api.restore();
+  });
+
+  const connections = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}=`);
+  const sqs = async (env: Record<string, string>, ...records: ReturnType<typeof sqsRecord>[]) =>
+    (await makeHandler(testEnv(env))(sqsEvent(...records))) as SQSBatchResponse;
+
+  it('queries byTopic page by page (never Scan), chaining ExclusiveStartKey, and delivers to every subscriber', async () => {
+    const ids = connections('c', 8);
+    for (const id of ids) table.subscribe(id, 'orders/42');
+    table.subscribe('other=', 'orders/43');
+    table.pageSize = 3; // 3 pages: 3 + 3 + 2
+
+    const result = await sqs({}, sqsRecord('msg-1', { topic: 'orders/42', data: { total: 9 } }, SENT));
+    expect(result).to.deep.equal({ batchItemFailures: [] });
+
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries).to.have.length(3);
+    for (const q of queries) {
+      expect(q.IndexName).to.equal(TABLE.topicIndex);
+      expect(Object.values(q.ExpressionAttributeValues ?? {})).to.deep.equal(['orders/42']);
+    }
+    const lastKey = (id: string) => ({ topic: 'orders/42', connectionId: id, sk: 'orders/42' });
+    expect(queries.map((q) => q.ExclusiveStartKey)).to.deep.equal([undefined, lastKey(ids[2]), lastKey(ids[5])]);
+    expect(ddb.commandCalls(ScanCommand)).to.have.length(0);
+    expect(ddb.commandCalls(RawScanCommand as never)).to.have.length(0);
+    expect(ddb.calls().every((c) => c.args[0] instanceof QueryCommand)).to.equal(true);
+
+    expect([...received.keys()].sort()).to.deep.equal(ids);
+    for (const id of ids) {
+      expect(received.get(id)).to.deep.equal([{ type: 'message', topic: 'orders/42', id: 'msg-1', data: { total: 9 }, publishedAt: SENT_ISO }]);
+    }
+  });
+
+  it('on 410 deletes exactly that connection\'s rows, keeps delivering to the others and reports no failure', async () => {
+    for (const id of ['a=', 'b=', 'c=']) {
+      table.put({ connectionId: id, sk: TABLE.connectionSortKey, expiresAt: 1 });
+      table.subscribe(id, 't', 'other');
+    }
+    onPost((id) => {
+      if (id === 'b=') throw gone();
+    });
+    const result = await sqs({}, sqsRecord('m', { topic: 't', data: 1 }));
+    expect(result.batchItemFailures).to.deep.equal([]);
+    expect(table.rowsOf('b=')).to.deep.equal([]);
+    expect(table.rowsOf('a=')).to.have.length(3);
+    expect(table.rowsOf('c=')).to.have.length(3);
+    expect([...received.keys()].sort()).to.deep.equal(['a=', 'c=']);
+    expect(attempts.get('b=')).to.equal(1); // 410 is never retried
+    const deletes = ddb.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems?.connections ?? []);
+    expect(deletes.every((r) => r.DeleteRequest?.Key?.connectionId === 'b=')).to.equal(true);
+  });
+
+  it('retries a 429 and delivers exactly once, with no failure reported', async () => {
+    table.subscribe('a=', 't');
+    table.subscribe('b=', 't');
+    onPost((id, attempt) => {
+      if (id === 'a=' && attempt === 1) throw throttled();
+    });
+    const result = await sqs({}, sqsRecord('m', { topic: 't', data: 'x' }));
+    expect(result.batchItemFailures).to.deep.equal([]);
+    expect(attempts.get('a=')).to.equal(2);
+    expect(received.get('a=')).to.have.length(1);
+    expect(received.get('b=')).to.have.length(1);
+  });
+
+  it('reports only the record whose deliveries keep failing with 500, after POST_MAX_ATTEMPTS tries each', async () => {
+    table.subscribe('bad=', 'broken');
+    table.subscribe('ok1=', 'broken');
+    table.subscribe('ok2=', 'fine');
+    onPost((id) => {
+      if (id === 'bad=') throw serverError();
+    });
+    const result = await sqs(
+      { [ENV.postMaxAttempts]: '3' },
+      sqsRecord('r-broken', { topic: 'broken', data: 1 }),
+      sqsRecord('r-fine', { topic: 'fine', data: 2 }),
+    );
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r-broken' }]);
+    expect(attempts.get('bad=')).to.equal(3);
+    expect(received.get('ok1=')).to.have.length(1);
+    expect(received.get('ok2=')).to.have.length(1);
+    expect(received.has('bad=')).to.equal(false);
+  });
+
+  it('does not retry 403 or 413: the delivery fails at once (403 fails the record, 413 is dropped)', async () => {
+    table.subscribe('forbidden=', 'f');
+    table.subscribe('large=', 'l');
+    onPost((id) => {
+      const name = id === 'forbidden=' ? 'ForbiddenException' : 'PayloadTooLargeException';
+      throw Object.assign(new Error(name), { name, $fault: 'client', $metadata: { httpStatusCode: id === 'forbidden=' ? 403 : 413 } });
+    });
+    const result = await sqs({}, sqsRecord('r-f', { topic: 'f', data: 1 }), sqsRecord('r-l', { topic: 'l', data: 1 }));
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r-f' }]);
+    expect(attempts.get('forbidden=')).to.equal(1);
+    expect(attempts.get('large=')).to.equal(1);
+  });
+
+  it('retries a post that timed out (the request timeout from the env) and then delivers', async () => {
+    table.subscribe('slow=', 't');
+    onPost(async (id, attempt) => {
+      if (attempt === 1) {
+        // What NodeHttpHandler raises when POST_REQUEST_TIMEOUT_MS passes (the mock bypasses it; see clients.test.ts).
+        await delay(30);
+        throw Object.assign(new Error('a request has exceeded the configured 10 ms requestTimeout'), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+      }
+    });
+    const result = await sqs({ [ENV.postRequestTimeoutMs]: '10' }, sqsRecord('m', { topic: 't', data: 1 }));
+    expect(result.batchItemFailures).to.deep.equal([]);
+    expect(attempts.get('slow=')).to.equal(2);
+    expect(received.get('slow=')).to.have.length(1);
+  });
+
+  it('never has more posts in flight than PUBLISH_CONCURRENCY, across records, topics and pages', async () => {
+    for (const id of connections('x', 25)) table.subscribe(id, 'x');
+    for (const id of connections('y', 25)) table.subscribe(id, 'y');
+    table.pageSize = 7;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    onPost(async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await delay(1 + Math.floor(Math.random() * 4));
+      inFlight--;
+    });
+    const result = await sqs(
+      { [ENV.publishConcurrency]: '4' },
+      sqsRecord('r1', { topic: 'x', data: 1 }),
+      sqsRecord('r2', { topics: ['x', 'y'], data: 2 }),
+      sqsRecord('r3', { topic: 'y', data: 3 }),
+    );
+    expect(result.batchItemFailures).to.deep.equal([]);
+    expect(maxInFlight).to.equal(4);
+    expect([...received.values()].reduce((n, frames) => n + frames.length, 0)).to.equal(25 * 2 + 25 * 2);
+  });
+
+  it('sends one frame per topic to a connection subscribed to several topics of one envelope', async () => {
+    table.subscribe('both=', 'a', 'b');
+    table.subscribe('onlya=', 'a');
+    await sqs({}, sqsRecord('m', { topics: ['a', 'b', 'a'], data: null, id: 'evt-7' }));
+    expect(received.get('both=')?.map((f) => f.topic).sort()).to.deep.equal(['a', 'b']);
+    expect(received.get('both=')?.every((f) => f.id === 'evt-7' && f.data === null)).to.equal(true);
+    expect(received.get('onlya=')?.map((f) => f.topic)).to.deep.equal(['a']);
+  });
+
+  it("uses the envelope's id, else the SQS message id; publishedAt is the SQS sent time, so both survive retries", async () => {
+    table.subscribe('a=', 't');
+    await sqs({}, sqsRecord('sqs-id-1', { topic: 't', data: 1, id: 'order-created-42' }, SENT));
+    await sqs({}, sqsRecord('sqs-id-2', { topic: 't', data: 2 }, SENT));
+    expect(received.get('a=')?.map((f) => [f.id, f.publishedAt])).to.deep.equal([
+      ['order-created-42', SENT_ISO],
+      ['sqs-id-2', SENT_ISO],
+    ]);
+  });
+
+  it('logs and drops invalid or oversize envelopes without retrying them, and still delivers the good ones', async () => {
+    table.subscribe('a=', 't');
+    const { result, lines } = await captureOutput(() =>
+      sqs(
+        { [ENV.logLevel]: 'ERROR' },
+        sqsRecord('bad-json', '{"topic":"t","data":'),
+        sqsRecord('no-data', { topic: 't' }),
+        sqsRecord('two-targets', { topic: 't', topics: ['t'], data: 1 }),
+        sqsRecord('bad-topic', { topic: 'has space', data: 1 }),
+        sqsRecord('extra-field', { topic: 't', data: 1, priority: 'high' }),
+        sqsRecord('too-big', { topic: 't', data: 'x'.repeat(128 * 1024) }),
+        sqsRecord('good', { topic: 't', data: 'ok' }),
+      ),
+    );
+    expect(result.batchItemFailures).to.deep.equal([]);
+    expect(received.get('a=')?.map((f) => f.id)).to.deep.equal(['good']);
+    const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'envelope rejected, not retried');
+    const reasons = Object.fromEntries(errors.map((l) => [l.messageId, l.reason]));
+    expect(reasons['bad-json']).to.match(/not valid JSON/);
+    expect(reasons['no-data']).to.match(/data is required/);
+    expect(reasons['two-targets']).to.match(/exactly one of "topic" or "topics"/);
+    expect(reasons['bad-topic']).to.match(/topic names use only/);
+    expect(reasons['extra-field']).to.match(/priority/);
+    expect(reasons['too-big']).to.match(/payload too large: .* would be \d+ bytes; the limit is 131072/);
+  });
+
+  it('applies MAX_PUBLISH_BYTES to the delivered frame', async () => {
+    table.subscribe('a=', 't');
+    const frameBytes = JSON.stringify({ type: 'message', topic: 't', id: 'm', data: 'x'.repeat(100), publishedAt: SENT_ISO }).length;
+    await sqs({ [ENV.maxPublishBytes]: String(frameBytes) }, sqsRecord('m', { topic: 't', data: 'x'.repeat(100) }, SENT));
+    await sqs({ [ENV.maxPublishBytes]: String(frameBytes - 1) }, sqsRecord('m2', { topic: 't', data: 'x'.repeat(100) }, SENT));
+    expect(received.get('a=')?.map((f) => f.id)).to.deep.equal(['m']);
+  });
+
+  describe('raw EventBridge events', () => {
+    const event = (detail: unknown): EventBridgeEvent<string, unknown> => ({
+      version: '0',
+      id: 'eb-1234',
+      'detail-type': 'OrderCreated',
+      source: 'shop.orders',
+      account: '000000000000',
+      time: '2025-05-06T07:08:09Z',
+      region: 'us-east-1',
+      resources: [],
+      detail,
+    });
+
+    it('delivers the detail envelope with the event id and time', async () => {
+      table.subscribe('a=', 'orders/1');
+      const outcome = (await makeHandler(testEnv())(event({ topic: 'orders/1', data: { n: 1 } }))) as PublishOutcome;
+      expect(outcome).to.include({ id: 'eb-1234', status: 'delivered', delivered: 1, failed: 0 });
+      expect(received.get('a=')).to.deep.equal([
+        { type: 'message', topic: 'orders/1', id: 'eb-1234', data: { n: 1 }, publishedAt: '2025-05-06T07:08:09.000Z' },
+      ]);
+    });
+
+    it('throws when deliveries still fail, so EventBridge retries', async () => {
+      table.subscribe('bad=', 'orders/1');
+      onPost(() => {
+        throw serverError();
+      });
+      let error: unknown;
+      try {
+        await makeHandler(testEnv({ [ENV.postMaxAttempts]: '2' }))(event({ topic: 'orders/1', data: 1 }));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(DeliveryFailedError);
+      expect((error as Error).message).to.match(/eb-1234: 1 of 1 deliveries still failed/);
+    });
+
+    it('drops an invalid detail without throwing (never retried)', async () => {
+      const outcome = (await makeHandler(testEnv())(event({ orderId: 1 }))) as PublishOutcome;
+      expect(outcome.status).to.equal('rejected');
+      expect(outcome.reason).to.match(/invalid envelope/);
+      expect(api.calls()).to.have.length(0);
+    });
+  });
+
+  it('refuses an event that is neither SQS nor EventBridge', async () => {
+    let error: Error | undefined;
+    try {
+      await makeHandler(testEnv())({ hello: 'world' } as never);
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).to.match(/expects an SQS event/);
+  });
+
+  it('emits EMF metrics (delivered, gone, throttled, failed, fanOutDuration) in the RealtimePubSub namespace', async () => {
+    for (const id of ['a=', 'b=', 'c=']) table.subscribe(id, 't');
+    onPost((id, attempt) => {
+      if (id === 'b=') throw gone();
+      if (id === 'c=' && attempt === 1) throw throttled();
+    });
+    const { lines } = await captureOutput(() => sqs({ POWERTOOLS_METRICS_DISABLED: 'false' }, sqsRecord('m', { topic: 't', data: 1 })));
+    const emf = lines.map((l) => JSON.parse(l)).find((l) => l._aws?.CloudWatchMetrics);
+    expect(emf, lines.join('\n')).to.not.equal(undefined);
+    const definition = emf._aws.CloudWatchMetrics[0];
+    expect(definition.Namespace).to.equal(METRICS_NAMESPACE);
+    expect(definition.Metrics.map((m: { Name: string }) => m.Name)).to.include.members(['delivered', 'gone', 'throttled', 'failed', 'fanOutDuration']);
+    expect(emf).to.include({ delivered: 2, gone: 1, throttled: 1, failed: 0 });
+    expect(emf.fanOutDuration).to.be.a('number');
+  });
+});
