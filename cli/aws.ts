@@ -5,9 +5,13 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Target } from './target';
 
+/** The SDK's warnings (e.g. about a queue URL's host) would break the CLI's one-line output. */
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 /** An operator tool should fail in seconds, not hang, when an endpoint is down. */
 function common(target: Target, endpoint: string | undefined) {
   return {
+    logger: quiet,
     region: target.region,
     ...(target.credentials ? { credentials: target.credentials } : {}),
     ...(endpoint ? { endpoint } : {}),

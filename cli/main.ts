@@ -81,6 +81,8 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; resolves with the exit code instead of exiting, so tests and the shim decide. */
 export async function run(argv: string[]): Promise<number> {
+  // The SDK's notice about future Node versions is not something a CLI user can act on.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
