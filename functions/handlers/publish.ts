@@ -19,7 +19,7 @@ import { FanOut } from '../lib/fan-out';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { prepareFrames, toIsoTime, type PublishInput } from '../lib/publish-input';
 import { makeRuntime } from '../lib/runtime';
-import { MetricUnit } from '../lib/telemetry';
+import { describeError, MetricUnit } from '../lib/telemetry';
 
 export type PublishEvent = SQSEvent | EventBridgeEvent<string, unknown>;
 
@@ -95,13 +95,19 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
     // One processor per invocation: the local mode may run several invocations at once.
     const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {
-      const outcome = await publishOne(fanOut, {
-        payload: record.body,
-        fallbackId: record.messageId,
-        publishedAt: toIsoTime(record.attributes?.SentTimestamp),
-      });
-      if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
-      return outcome;
+      try {
+        const outcome = await publishOne(fanOut, {
+          payload: record.body,
+          fallbackId: record.messageId,
+          publishedAt: toIsoTime(record.attributes?.SentTimestamp),
+        });
+        if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
+        return outcome;
+      } catch (error) {
+        // Reported in batchItemFailures: SQS redelivers the record after its visibility timeout.
+        logger.warn('record failed, SQS will retry it', { messageId: record.messageId, error: describeError(error) });
+        throw error;
+      }
     };
     try {
       return await processPartialResponse(event, recordHandler, processor, {
@@ -120,6 +126,9 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
       // Throwing makes EventBridge retry the event (same id, so clients de-duplicate).
       if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
       return outcome;
+    } catch (error) {
+      logger.warn('event failed, EventBridge will retry it', { messageId: event.id, error: describeError(error) });
+      throw error;
     } finally {
       flushCounts(fanOut);
     }

@@ -135,6 +135,14 @@ describe('publish handler', () => {
     expect(received.has('bad=')).to.equal(false);
   });
 
+  it('reports a record failed when its topic cannot be queried, without touching the others', async () => {
+    table.subscribe('a=', 'ok');
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':topic': 'broken' } }).rejects(new Error('ProvisionedThroughputExceededException'));
+    const result = await sqs({}, sqsRecord('r-broken', { topic: 'broken', data: 1 }), sqsRecord('r-ok', { topic: 'ok', data: 1 }));
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r-broken' }]);
+    expect(received.get('a=')).to.have.length(1);
+  });
+
   it('does not retry 403 or 413: the delivery fails at once (403 fails the record, 413 is dropped)', async () => {
     table.subscribe('forbidden=', 'f');
     table.subscribe('large=', 'l');
