@@ -1,0 +1,63 @@
+/** What `npm run bench` measures, at full size or scaled down for a quick run. */
+import { DEFAULTS } from '../protocol/limits';
+
+export const SECTIONS = ['fanout', 'read', 'bundles'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchPlan {
+  sections: readonly Section[];
+  /** Fan-out sizes (subscribers per publish). */
+  sizes: number[];
+  /** PUBLISH_CONCURRENCY values of our handler. */
+  concurrencies: number[];
+  /** The concurrency of the system's own publish function (the SQS path). */
+  systemConcurrency: number;
+  latencyMs: number;
+  sequentialMaxPosts: number;
+  throttle: { subscribers: number; perSecond: number };
+  runDeadlineMs: number;
+  /** Read cost: subscription rows of the tables, subscribers of the published topic. */
+  readRows: number[];
+  topicSubscribers: number;
+  subscriptionsPerConnection: number;
+  /** Fresh processes per handler for module-init time. */
+  initRuns: number;
+}
+
+export const FULL_PLAN: BenchPlan = {
+  sections: SECTIONS,
+  sizes: [1_000, 5_000, 20_000],
+  concurrencies: [16, 32, 64, 128, 256],
+  systemConcurrency: DEFAULTS.publishConcurrency,
+  latencyMs: 20,
+  sequentialMaxPosts: 1_000,
+  throttle: { subscribers: 20_000, perSecond: 2_000 },
+  runDeadlineMs: 90_000,
+  readRows: [10_000, 100_000],
+  topicSubscribers: 100,
+  subscriptionsPerConnection: 5,
+  initRuns: 7,
+};
+
+/**
+ * Scales every count (subscribers, rows, the rate limit) by `scale`, so a small run keeps the
+ * same shape: the rate limit still bites, the published topic is still a small part of the table.
+ */
+export function scalePlan(plan: BenchPlan, scale: number): BenchPlan {
+  if (!Number.isFinite(scale) || scale <= 0 || scale > 1) throw new Error(`scale must be a number in (0, 1], got ${scale}`);
+  const s = (n: number, min: number) => Math.max(min, Math.round(n * scale));
+  const topicSubscribers = s(plan.topicSubscribers, 5);
+  return {
+    ...plan,
+    sizes: [...new Set(plan.sizes.map((n) => s(n, 5)))],
+    sequentialMaxPosts: s(plan.sequentialMaxPosts, 5),
+    throttle: { subscribers: s(plan.throttle.subscribers, 5), perSecond: s(plan.throttle.perSecond, 1) },
+    readRows: [...new Set(plan.readRows.map((n) => s(n, topicSubscribers * plan.subscriptionsPerConnection)))],
+    topicSubscribers,
+  };
+}
+
+/** `--quick`: a smoke run in well under a minute. */
+export function quickPlan(): BenchPlan {
+  return { ...scalePlan(FULL_PLAN, 0.02), concurrencies: [16, 64], initRuns: 2, runDeadlineMs: 30_000 };
+}

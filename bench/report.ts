@@ -1,0 +1,181 @@
+/** Turns benchmark results into the Markdown of bench/results.md (and stdout). */
+import type { BundleRow } from './bundles';
+import type { FanoutResults, FanoutRow } from './fanout';
+import { formatBytes, formatInt, formatMs, formatNumber, formatPercent, markdownTable } from './lib/format';
+import type { MachineInfo } from './lib/machine';
+import type { ReadCostRow } from './read-cost';
+
+export interface BenchResults {
+  machine: MachineInfo;
+  date: string;
+  command: string;
+  durationMs: number;
+  fanout?: FanoutResults;
+  readCost?: ReadCostRow[];
+  bundles?: BundleRow[];
+}
+
+const APPROACH_LABEL: Record<FanoutRow['approach'], string> = {
+  ours: 'ours (publish handler)',
+  'ours-sqs': 'ours, via SQS (SendMessage → poller → handler)',
+  article: 'article: Scan + unbounded Promise.all',
+  sequential: 'sequential loop',
+};
+
+export function fanoutTable(results: FanoutResults): string {
+  const rows = results.rows.map((r) => {
+    const bound = r.boundPerSecond;
+    return [
+      formatInt(r.subscribers),
+      APPROACH_LABEL[r.approach] + (r.estimated ? ' (est.)' : ''),
+      r.concurrency === 'unbounded' ? `unbounded (SDK: ${results.articleSocketLimit} sockets)` : String(r.concurrency),
+      `${formatInt(r.result.delivered)}/${formatInt(r.result.expected)}`,
+      formatMs(r.result.durationMs),
+      formatInt(r.result.deliveriesPerSecond),
+      formatMs(r.result.p50Ms),
+      formatMs(r.result.p99Ms),
+      bound === undefined ? '—' : formatInt(bound),
+      bound === undefined ? '—' : formatPercent(r.result.deliveriesPerSecond / bound),
+    ];
+  });
+  return markdownTable(
+    ['Subscribers', 'Approach', 'Concurrency', 'Delivered', 'Send → last receipt', 'Deliveries/s', 'p50', 'p99', 'Bound c/latency (/s)', 'Of bound'],
+    rows,
+    ['r', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  );
+}
+
+export function throttleTable(results: FanoutResults): string {
+  const rows = results.throttle.map((r) => [
+    APPROACH_LABEL[r.approach],
+    r.variant,
+    formatInt(r.subscribers),
+    formatPercent(r.result.delivered / r.result.expected),
+    formatPercent(1 - r.result.delivered / r.result.expected),
+    formatInt(r.result.duplicates),
+    formatMs(r.result.durationMs),
+    formatInt(r.posts),
+    formatInt(r.throttled),
+    r.answer,
+  ]);
+  return markdownTable(
+    ['Approach', 'Variant', 'Subscribers', 'Delivered', 'Lost', 'Duplicates', 'Send → last receipt', 'POSTs', '429s', 'Publisher answered'],
+    rows,
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+  );
+}
+
+export function readCostTable(rows: readonly ReadCostRow[]): string {
+  const body = rows.flatMap((r) =>
+    [r.query, r.scan].map((m) => [
+      `${formatInt(r.subscriptionRows)} (${formatInt(r.tableItems)} items)`,
+      m.method === 'query' ? 'ours: Query byTopic GSI' : 'article: Scan + FilterExpression',
+      formatInt(m.requests),
+      formatInt(m.itemsRead),
+      formatNumber(m.capacityUnits, 1),
+      formatInt(m.subscribersFound),
+      formatMs(m.ms),
+    ]),
+  );
+  return markdownTable(
+    ['Subscription rows (table items)', 'Method', 'Requests', 'Items read', 'Read capacity units', 'Subscribers found', 'Time (dynalite)'],
+    body,
+    ['r', 'l', 'r', 'r', 'r', 'r', 'r'],
+  );
+}
+
+export function bundlesTable(rows: readonly BundleRow[]): string {
+  const body = rows.map((r) =>
+    r.bytes === undefined
+      ? [r.handler, 'missing', '—', '—', '—', '—']
+      : [r.handler, formatBytes(r.bytes), formatBytes(r.minifiedBytes ?? NaN), formatBytes(r.gzipBytes ?? NaN), formatMs(r.loadMs), formatMs(r.loadAndBuildMs)],
+  );
+  return markdownTable(
+    ['Handler', 'Bundle (as deployed)', 'Minified', 'Gzipped', 'Module load (median)', 'Load + makeHandler (median)'],
+    body,
+    ['l', 'r', 'r', 'r', 'r', 'r'],
+  );
+}
+
+/**
+ * The concurrency the numbers favour: the smallest one whose throughput at the largest fan-out
+ * is within `tolerance` of the best measured. More in flight than that buys nothing locally
+ * and only pushes harder on API Gateway's account-wide request rate.
+ */
+export function suggestedConcurrency(results: FanoutResults, tolerance = 0.1): { concurrency: number; subscribers: number; best: number } | undefined {
+  const ours = results.rows.filter((r) => r.approach === 'ours' && typeof r.concurrency === 'number');
+  if (ours.length === 0) return undefined;
+  const largest = Math.max(...ours.map((r) => r.subscribers));
+  const atLargest = ours.filter((r) => r.subscribers === largest && r.result.delivered === r.result.expected);
+  if (atLargest.length === 0) return undefined;
+  const best = Math.max(...atLargest.map((r) => r.result.deliveriesPerSecond));
+  const good = atLargest.filter((r) => r.result.deliveriesPerSecond >= (1 - tolerance) * best).map((r) => r.concurrency as number);
+  return { concurrency: Math.min(...good), subscribers: largest, best };
+}
+
+export function renderResults(results: BenchResults): string {
+  const m = results.machine;
+  const out: string[] = [
+    '# Benchmark results',
+    '',
+    `Generated by \`${results.command}\` on ${results.date} in ${formatMs(results.durationMs)}.`,
+    '',
+    `- Machine: ${m.cpuModel}, ${m.cores} cores, ${formatNumber(m.memoryGiB, 1)} GiB memory, ${m.os}`,
+    `- Node.js ${m.node}`,
+    '- One process: the local system (gateway, dynalite, SQS + poller) and the subscribers run in a worker thread, the publishers in the main thread, so each side has roughly one core, as a Lambda does not share its CPU with API Gateway.',
+  ];
+  if (results.fanout) {
+    const f = results.fanout;
+    const pick = suggestedConcurrency(f);
+    out.push(
+      '',
+      '## Fan-out: one publish to N subscribers',
+      '',
+      `Every delivery is a PostToConnection over HTTP to the local gateway, which adds ${f.latencyMs} ms to every management API call. ` +
+        'Subscribers are virtual connections (no sockets). Latency per subscriber = its receipt time − the time the publish was sent ' +
+        '(for "via SQS": before SendMessage; otherwise: when the publish function was invoked). ' +
+        `"Unbounded" Promise.all is in fact capped by the SDK's default HTTP agent at ${f.articleSocketLimit} sockets per client.`,
+      '',
+      fanoutTable(f),
+      '',
+      pick
+        ? `Suggested default PUBLISH_CONCURRENCY: **${pick.concurrency}** — the smallest value within 10 % of the best throughput (${formatInt(pick.best)} deliveries/s) at ${formatInt(pick.subscribers)} subscribers.`
+        : 'No suggestion: no complete run of ours at the largest fan-out.',
+      '',
+      `## Under throttling: management API limited to ${formatInt(f.throttlePerSecond)} posts/s`,
+      '',
+      `The gateway answers 429 LimitExceededException beyond its token bucket (burst = one second's worth), and still adds ${f.latencyMs} ms per call. ` +
+        'A subscriber counts as delivered if its message arrived at least once (duplicates de-duplicated by message id).',
+      '',
+      throttleTable(f),
+    );
+  }
+  if (results.readCost) {
+    out.push(
+      '',
+      `## Read cost per publish (a topic of ${formatInt(results.readCost[0]?.query.subscribersFound ?? NaN)} subscribers)`,
+      '',
+      'Read capacity as dynalite reports it (ReturnConsumedCapacity TOTAL), which follows DynamoDB\'s rules: the size of every item read by a request, ' +
+        'rounded up to 4 KB units, halved for eventually consistent reads; summed over pages. A Scan pays for every item in the table, a filter only drops them afterwards.',
+      '',
+      readCostTable(results.readCost),
+      '',
+      ...results.readCost.map(
+        (r) =>
+          `- ${formatInt(r.subscriptionRows)} rows: the article's sample as written reads only the first Scan page and would reach ${formatInt(r.scanFirstPageSubscribers)} of ${formatInt(r.query.subscribersFound)} subscribers.`,
+      ),
+    );
+  }
+  if (results.bundles) {
+    out.push(
+      '',
+      '## Lambda packages',
+      '',
+      'Bundles built by components/bundle.ts exactly as deployed (CommonJS, AWS SDK included, not minified); "minified" is the same bundle through esbuild\'s minifier. ' +
+        'Init times: fresh `node` process per sample, median; "load" is `require()` of the bundle, "+ makeHandler" adds building the handler (config, SDK clients).',
+      '',
+      bundlesTable(results.bundles),
+    );
+  }
+  return out.join('\n') + '\n';
+}
