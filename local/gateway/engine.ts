@@ -88,6 +88,19 @@ function responseHeadersOf(result: unknown): Array<[string, string]> | string {
   return pairs;
 }
 
+/** The limits in force, API Gateway's by default; throws a RangeError on a nonsensical one. */
+export function resolveLimits(options: GatewayOptions): { idleTimeoutMs: number; maxConnectionMs: number; maxMessageBytes: number } {
+  const limits = {
+    idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+    maxConnectionMs: options.maxConnectionMs ?? MAX_CONNECTION_MS,
+    maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a number > 0, got ${String(value)}`);
+  }
+  return limits;
+}
+
 const jsonMessage = (message: string) => `{"message":${JSON.stringify(message)}}`;
 
 export class Engine {
@@ -113,12 +126,7 @@ export class Engine {
     this.routes = options.routes;
     this.twoWay = options.twoWayRoutes;
     this.mocks = new Map((options.mockRoutes ?? []).map((m) => [m.routeKey, m]));
-    this.idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-    this.maxConnectionMs = options.maxConnectionMs ?? MAX_CONNECTION_MS;
-    this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-    for (const [name, value] of [['idleTimeoutMs', this.idleTimeoutMs], ['maxConnectionMs', this.maxConnectionMs], ['maxMessageBytes', this.maxMessageBytes]] as const) {
-      if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a number > 0, got ${String(value)}`);
-    }
+    ({ idleTimeoutMs: this.idleTimeoutMs, maxConnectionMs: this.maxConnectionMs, maxMessageBytes: this.maxMessageBytes } = resolveLimits(options));
     this.reportError =
       options.onHandlerError ??
       ((error, routeKey, connectionId) => {

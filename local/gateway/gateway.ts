@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LOCAL_ACCOUNT, LOCAL_HOST, LOCAL_REGION } from '../constants';
-import { CLOSE, Engine } from './engine';
+import { CLOSE, Engine, resolveLimits } from './engine';
 import { FaultInjector } from './faults';
 import { randomApiId } from './ids';
 import { managementHandler, newCounters } from './management';
@@ -27,6 +27,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   for (const [routeKey, handler] of Object.entries(options.routes)) {
     if (typeof handler !== 'function') throw new TypeError(`the handler of route ${routeKey} is not a function`);
   }
+  // Every option is checked before anything listens: a bad one leaves nothing open.
+  resolveLimits(options);
   const faults = new FaultInjector(options.faults ?? {});
   const counters = newCounters();
 
@@ -48,8 +50,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   server.on('request', managementHandler(engine, faults, counters, stage));
   const sockets = attachWebSockets(server, engine, stage);
+  // Referenced on purpose: a gateway nobody closed keeps the process up, visibly, instead of leaking quietly.
   const sweeper = setInterval(() => engine.sweep(), sweepIntervalMs(engine));
-  sweeper.unref();
 
   let closed: Promise<void> | undefined;
   const close = async () => {
