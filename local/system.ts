@@ -1,0 +1,230 @@
+/**
+ * startLocal: the whole system on one machine, with the handlers of functions/handlers/ unchanged —
+ * dynalite for DynamoDB, an SQS endpoint with the publish queue and its DLQ, the poller standing in
+ * for the event source mapping, an EventBridge PutEvents endpoint with the stack's rules, the
+ * WebSocket gateway with its management API, and the demo page.
+ */
+import { join } from 'node:path';
+import * as authorizer from '../functions/handlers/authorizer';
+import * as connect from '../functions/handlers/connect';
+import * as defaultRoute from '../functions/handlers/default';
+import * as disconnect from '../functions/handlers/disconnect';
+import * as publish from '../functions/handlers/publish';
+import * as subscribe from '../functions/handlers/subscribe';
+import * as unsubscribe from '../functions/handlers/unsubscribe';
+import { ENV } from '../protocol/env';
+import type { StackOutputs } from '../protocol/outputs';
+import { AUTHORIZER_HANDLER, LAMBDA_ROUTES, MOCK_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
+import type { EventRule } from '../protocol/rules';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './constants';
+import { startDemoServer, type DemoServer } from './demo-server';
+import { startDynamo } from './dynamo';
+import { startEvents, type EventsEndpoint } from './events';
+import { startGateway, type FaultOptions, type Gateway, type LambdaLike } from './gateway';
+import { startPoller, type Poller } from './poller';
+import { startSqs, type SqsEndpoint } from './sqs';
+
+/** Every handler module exports makeHandler(env) (contract 1). */
+const HANDLER_MODULES: Record<HandlerName, { makeHandler(env: Record<string, string | undefined>): LambdaLike }> = {
+  connect,
+  disconnect,
+  subscribe,
+  unsubscribe,
+  default: defaultRoute,
+  publish,
+  authorizer,
+};
+
+export const LOCAL_NAMES = {
+  tableName: 'realtime-connections',
+  queueName: 'realtime-publish',
+  dlqName: 'realtime-publish-dlq',
+  stage: 'local',
+} as const;
+
+export interface LocalOptions {
+  /** Gateway port (0 = any free one). */
+  port?: number;
+  /** Fixed ports for the other endpoints (0 or absent = any free one). */
+  ports?: { sqs?: number; eventBridge?: number; dynamodb?: number; demo?: number };
+  /** Keep DynamoDB's data here across restarts; in memory when absent. */
+  dataDir?: string;
+  /** Faults injected into management API calls. */
+  faults?: FaultOptions;
+  /** Turns the $connect authorizer on (HS256 tokens signed with this secret). */
+  authSecret?: string;
+  /** EventBridge rules (protocol/rules.ts); none by default. */
+  eventRules?: readonly EventRule[];
+  eventBusName?: string;
+  /** Extra or overriding variables for every handler's env map. */
+  env?: Record<string, string | undefined>;
+  /** No local-mode notices, and handler logs off (unless logLevel says otherwise). */
+  quiet?: boolean;
+  /** Handlers' Powertools log level; default WARN (SILENT when quiet). */
+  logLevel?: string;
+  /** Emit the handlers' CloudWatch EMF metrics (to stdout); off by default. */
+  metrics?: boolean;
+  idleTimeoutMs?: number;
+  maxConnectionMs?: number;
+  queue?: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number };
+  poller?: { batchSize?: number; maxBatchingWindowMs?: number; maximumConcurrency?: number };
+  /** Where notices go (dead letters, handler failures); default stderr. */
+  log?: (line: string) => void;
+}
+
+export interface LocalSystem {
+  outputs: StackOutputs;
+  gateway: Gateway;
+  sqs: SqsEndpoint;
+  events: EventsEndpoint;
+  poller: Poller;
+  /** The env map the handlers were built with. */
+  handlerEnv: Readonly<Record<string, string | undefined>>;
+  /** Closes every connection (running $disconnect), stops the poller and every server. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export const LOCAL_DEFAULTS = {
+  visibilityTimeoutSeconds: 5,
+  maxReceiveCount: 5,
+  batchSize: 10,
+  maxBatchingWindowMs: 0,
+  maximumConcurrency: 10,
+} as const;
+
+export async function startLocal(options: LocalOptions = {}): Promise<LocalSystem> {
+  const log = options.quiet ? () => undefined : (options.log ?? ((line: string) => process.stderr.write(`[local] ${line}\n`)));
+  const closers: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log(`error while stopping: ${(err as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    const dynamo = await startDynamo({ tableName: LOCAL_NAMES.tableName, dataDir: options.dataDir, port: options.ports?.dynamodb });
+    closers.push(() => dynamo.close());
+
+    const sqs = await startSqs({
+      port: options.ports?.sqs,
+      queues: [
+        { name: LOCAL_NAMES.dlqName },
+        {
+          name: LOCAL_NAMES.queueName,
+          settings: { visibilityTimeoutSeconds: options.queue?.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds },
+          deadLetter: { queueName: LOCAL_NAMES.dlqName, maxReceiveCount: options.queue?.maxReceiveCount ?? LOCAL_DEFAULTS.maxReceiveCount },
+        },
+      ],
+      onDeadLetter: (queue, id, count) => log(`message ${id} moved from ${queue} to the DLQ after ${count} receives`),
+      onInternalError: (err) => log(`SQS endpoint error: ${(err as Error).stack ?? err}`),
+    });
+    closers.push(() => sqs.close());
+    const queue = sqs.queue(LOCAL_NAMES.queueName);
+
+    const events = await startEvents({
+      port: options.ports?.eventBridge,
+      rules: options.eventRules ?? [],
+      eventBusName: options.eventBusName,
+      deliver: (body) => {
+        if (Buffer.byteLength(body) > queue.settings.maximumMessageSize) throw new Error(`the transformed event is over the queue's ${queue.settings.maximumMessageSize}-byte limit`);
+        queue.send({ body, senderId: 'events.amazonaws.com' });
+      },
+      onDeliveryError: (err, rule) => log(`rule ${rule.name}: could not send the event to the queue: ${(err as Error).message}`),
+    });
+    closers.push(() => events.close());
+
+    // Routes call through `built`, filled once the gateway's management endpoint is known.
+    const built: Partial<Record<HandlerName, LambdaLike>> = {};
+    const lazy =
+      (name: HandlerName): LambdaLike =>
+      (event, context) =>
+        built[name]!(event, context);
+    const gateway = await startGateway({
+      port: options.port ?? 0,
+      stage: LOCAL_NAMES.stage,
+      routes: Object.fromEntries(LAMBDA_ROUTES.map((r) => [r.routeKey, lazy(r.handler)])),
+      twoWayRoutes: new Set(LAMBDA_ROUTES.filter((r) => r.twoWay).map((r) => r.routeKey)),
+      mockRoutes: MOCK_ROUTES,
+      ...(options.authSecret ? { authorizer: lazy(AUTHORIZER_HANDLER) } : {}),
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxConnectionMs: options.maxConnectionMs,
+      faults: options.faults,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      onHandlerError: (err, routeKey, connectionId) => log(`${routeKey} handler failed for ${connectionId}: ${(err as Error)?.stack ?? String(err)}`),
+    });
+    closers.push(() => gateway.close());
+
+    const handlerEnv: Record<string, string | undefined> = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      [ENV.tableName]: dynamo.tableName,
+      [ENV.managementEndpoint]: gateway.managementEndpoint,
+      [ENV.logLevel]: options.logLevel ?? (options.quiet ? 'SILENT' : 'WARN'),
+      POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
+      ...(options.authSecret ? { [ENV.authSecret]: options.authSecret } : {}),
+      ...options.env,
+    };
+    for (const name of Object.keys(HANDLER_MODULES) as HandlerName[]) built[name] = HANDLER_MODULES[name].makeHandler(handlerEnv);
+
+    const poller = startPoller({
+      queue,
+      handler: built[PUBLISH_HANDLER]!,
+      batchSize: options.poller?.batchSize ?? LOCAL_DEFAULTS.batchSize,
+      maxBatchingWindowMs: options.poller?.maxBatchingWindowMs ?? LOCAL_DEFAULTS.maxBatchingWindowMs,
+      maximumConcurrency: options.poller?.maximumConcurrency ?? LOCAL_DEFAULTS.maximumConcurrency,
+      functionName: `${LOCAL_NAMES.stage}-${PUBLISH_HANDLER}`,
+      onBatchError: (err, event) => log(`publish failed a batch of ${event.Records.length} (it will be retried): ${(err as Error)?.message ?? String(err)}`),
+    });
+    // The poller stops before the gateway closes, so running fan-outs can finish.
+    closers.push(() => poller.stop());
+
+    let outputs: StackOutputs | undefined;
+    const demo: DemoServer = await startDemoServer({
+      port: options.ports?.demo,
+      staticDir: join(__dirname, 'demo'),
+      outputs: () => outputs,
+      publish: (body) => queue.send({ body, senderId: 'demo' }).messageId,
+    });
+    closers.splice(closers.length - 1, 0, () => demo.close());
+
+    outputs = {
+      websocketUrl: gateway.url,
+      managementEndpoint: gateway.managementEndpoint,
+      queueUrl: sqs.queueUrl(LOCAL_NAMES.queueName),
+      queueArn: queue.arn,
+      dlqUrl: sqs.queueUrl(LOCAL_NAMES.dlqName),
+      eventBusName: events.eventBusName,
+      tableName: dynamo.tableName,
+      region: LOCAL_REGION,
+      sqsEndpoint: sqs.endpoint,
+      eventBridgeEndpoint: events.endpoint,
+      dynamodbEndpoint: dynamo.endpoint,
+      demoUrl: demo.url,
+    };
+
+    let stopping: Promise<void> | undefined;
+    return { outputs, gateway, sqs, events, poller, handlerEnv, stop: () => (stopping ??= stopAll()) };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** The environment a backend sets to publish to this local system with the AWS SDK. */
+export function backendEnvironment(outputs: StackOutputs): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_SQS: outputs.sqsEndpoint ?? '',
+    AWS_ENDPOINT_URL_EVENTBRIDGE: outputs.eventBridgeEndpoint ?? '',
+    AWS_REGION: outputs.region ?? LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    QUEUE_URL: outputs.queueUrl,
+  };
+}
