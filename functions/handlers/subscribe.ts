@@ -3,7 +3,6 @@
  * All or nothing: every topic is checked (name, permission, cap) before anything is written.
  * Idempotent: topics the connection already holds are not written again nor counted twice.
  */
-import type { Context } from 'aws-lambda';
 import { topicAllowed } from '../../protocol/auth';
 import { errorReply } from '../../protocol/messages';
 import { TABLE, expiresAtFor } from '../../protocol/table';
@@ -11,68 +10,53 @@ import { batchWriteAll } from '../lib/batch-write';
 import type { EnvMap } from '../lib/config';
 import { getConnectionItem, subscribedTopics } from '../lib/connection-rows';
 import { lambdaEntry } from '../lib/lazy-handler';
-import { routeResponse, type MessageEvent, type RouteResponse } from '../lib/replies';
-import { answerOrInternal, makeRuntime } from '../lib/runtime';
-import { parseTopicsRequest } from '../lib/topics-request';
+import { routeResponse } from '../lib/replies';
+import { makeTopicsRoute } from '../lib/topics-request';
 
-export function makeHandler(env: EnvMap): (event: MessageEvent, context?: Context | unknown) => Promise<RouteResponse> {
-  const runtime = makeRuntime(env, 'realtime-subscribe');
-  const { ddb, tableName, logger, config } = runtime;
-  const cap = config.maxSubscriptionsPerConnection;
-
-  return async (event, context) => {
-    runtime.addContext(context);
-    const { connectionId } = event.requestContext;
-    const request = parseTopicsRequest(event, 'subscribe', config);
-    if (!request.ok) {
-      logger.info('subscribe refused', { connectionId, code: request.reply.code, reason: request.reply.message });
-      return routeResponse(request.reply);
+export function makeHandler(env: EnvMap) {
+  return makeTopicsRoute(env, 'subscribe', ({ ddb, tableName, logger, config }) => async (connectionId, topics) => {
+    const cap = config.maxSubscriptionsPerConnection;
+    const connection = await getConnectionItem(ddb, tableName, connectionId);
+    if (!connection) {
+      // Never write subscriptions for a connection that $connect did not record: they would be orphans.
+      logger.warn('subscribe for an unknown connection', { connectionId });
+      return routeResponse(errorReply('INTERNAL', 'this connection is not registered (its $connect record is missing); reconnect and subscribe again'));
     }
-    const { topics } = request;
 
-    return answerOrInternal(runtime, { connectionId, topics }, async () => {
-      const connection = await getConnectionItem(ddb, tableName, connectionId);
-      if (!connection) {
-        // Never write subscriptions for a connection that $connect did not record: they would be orphans.
-        logger.warn('subscribe for an unknown connection', { connectionId });
-        return routeResponse(errorReply('INTERNAL', 'this connection is not registered (its $connect record is missing); reconnect and subscribe again'));
-      }
+    const refused = topics.filter((t) => !topicAllowed(connection.allowedTopics, t, connection.principal));
+    if (refused.length > 0) {
+      logger.info('subscribe forbidden', { connectionId, principal: connection.principal, topics: refused });
+      return routeResponse(errorReply('FORBIDDEN', 'not allowed to subscribe to these topics', refused));
+    }
 
-      const refused = topics.filter((t) => !topicAllowed(connection.allowedTopics, t, connection.principal));
-      if (refused.length > 0) {
-        logger.info('subscribe forbidden', { connectionId, principal: connection.principal, topics: refused });
-        return routeResponse(errorReply('FORBIDDEN', 'not allowed to subscribe to these topics', refused));
-      }
-
-      const existing = new Set(await subscribedTopics(ddb, tableName, connectionId));
-      const added = topics.filter((t) => !existing.has(t));
-      if (existing.size + added.length > cap) {
-        return routeResponse(
-          errorReply(
-            'TOO_MANY_TOPICS',
-            `a connection holds at most ${cap} subscriptions; it has ${existing.size} and this request adds ${added.length}`,
-            added,
-          ),
-        );
-      }
-
-      const now = Date.now();
-      // Subscriptions expire with their connection (API Gateway ends it 2 h after connecting).
-      const expiresAt = connection.expiresAt ?? expiresAtFor(now);
-      const subscribedAt = new Date(now).toISOString();
-      await batchWriteAll(
-        ddb,
-        tableName,
-        added.map((topic) => ({
-          PutRequest: {
-            Item: { [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: topic, [TABLE.topicAttribute]: topic, subscribedAt, [TABLE.ttlAttribute]: expiresAt },
-          },
-        })),
+    const existing = new Set(await subscribedTopics(ddb, tableName, connectionId));
+    const added = topics.filter((t) => !existing.has(t));
+    if (existing.size + added.length > cap) {
+      return routeResponse(
+        errorReply(
+          'TOO_MANY_TOPICS',
+          `a connection holds at most ${cap} subscriptions; it has ${existing.size} and this request adds ${added.length}`,
+          added,
+        ),
       );
-      logger.info('subscribed', { connectionId, topics, added: added.length });
-      return routeResponse({ type: 'subscribed', topics });
-    });
-  };
+    }
+
+    const now = Date.now();
+    // Subscriptions expire with their connection (API Gateway ends it 2 h after connecting).
+    const expiresAt = connection.expiresAt ?? expiresAtFor(now);
+    const subscribedAt = new Date(now).toISOString();
+    await batchWriteAll(
+      ddb,
+      tableName,
+      added.map((topic) => ({
+        PutRequest: {
+          Item: { [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: topic, [TABLE.topicAttribute]: topic, subscribedAt, [TABLE.ttlAttribute]: expiresAt },
+        },
+      })),
+    );
+    logger.info('subscribed', { connectionId, topics, added: added.length });
+    return routeResponse({ type: 'subscribed', topics });
+  });
 }
 
 export const handler = lambdaEntry(() => makeHandler(process.env));

@@ -1,11 +1,14 @@
 /**
- * The part of subscribe and unsubscribe that needs no database: decode the frame, check it
- * against `topicsRequestSchema`, de-duplicate the topics, and check every name and the count.
- * All problems are found before anything is written (contract 4: all or nothing).
+ * What subscribe and unsubscribe share: decode the frame, check it against
+ * `topicsRequestSchema`, de-duplicate the topics, and check every name and the count, before
+ * anything is read or written (contract 4: all or nothing).
  */
+import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { errorReply, topicSchema, topicsRequestSchema, type ErrorReply, type TopicsRequest } from '../../protocol/messages';
-import { parseClientFrame, type MessageEvent } from './replies';
+import type { EnvMap } from './config';
+import { parseClientFrame, routeResponse, type MessageEvent, type RouteResponse } from './replies';
+import { answerOrInternal, makeRuntime, type Runtime } from './runtime';
 
 export type TopicsRequestResult = { ok: true; topics: string[] } | { ok: false; reply: ErrorReply };
 
@@ -52,4 +55,27 @@ export function parseTopicsRequest(
     };
   }
   return { ok: true, topics };
+}
+
+/**
+ * A subscribe/unsubscribe handler: decode and check the request, answer refusals at once, and
+ * run `work` for a valid one (an unexpected failure there is answered with INTERNAL).
+ */
+export function makeTopicsRoute(
+  env: EnvMap,
+  action: TopicsRequest['action'],
+  build: (runtime: Runtime) => (connectionId: string, topics: string[]) => Promise<RouteResponse>,
+): (event: MessageEvent, context?: Context | unknown) => Promise<RouteResponse> {
+  const runtime = makeRuntime(env, `realtime-${action}`);
+  const work = build(runtime);
+  return async (event, context) => {
+    runtime.addContext(context);
+    const { connectionId } = event.requestContext;
+    const request = parseTopicsRequest(event, action, runtime.config);
+    if (!request.ok) {
+      runtime.logger.info(`${action} refused`, { connectionId, code: request.reply.code, reason: request.reply.message });
+      return routeResponse(request.reply);
+    }
+    return answerOrInternal(runtime, { connectionId, topics: request.topics }, () => work(connectionId, request.topics));
+  };
 }

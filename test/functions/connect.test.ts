@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { AUTH_CONTEXT, SUBPROTOCOL } from '../../protocol/auth';
 import { TABLE, expiresAtFor } from '../../protocol/table';
 import { makeHandler, type ConnectEvent } from '../../functions/handlers/connect';
-import { FakeTable } from './fake-table';
+import { withFakeTable } from './fake-table';
 import { testEnv } from './helpers';
 
 const connectedAt = Date.UTC(2025, 0, 2, 3, 4, 5);
@@ -17,19 +16,12 @@ function connectEvent(overrides: Partial<ConnectEvent['requestContext']> = {}, h
 }
 
 describe('$connect handler', () => {
-  let ddb: AwsClientStub<DynamoDBDocumentClient>;
-  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
-  let table: FakeTable;
-  beforeEach(() => {
-    ddb.reset();
-    table = new FakeTable().install(ddb);
-  });
-  after(() => ddb.restore());
+  const db = withFakeTable();
 
   it('stores the connection item with time, source ip and expiry, and no topic attribute', async () => {
     const result = await makeHandler(testEnv())(connectEvent());
     expect(result).to.deep.equal({ statusCode: 200 });
-    expect(table.rowsOf('L0SM9cOFvHcCIhw=')).to.deep.equal([
+    expect(db.table.rowsOf('L0SM9cOFvHcCIhw=')).to.deep.equal([
       {
         connectionId: 'L0SM9cOFvHcCIhw=',
         sk: TABLE.connectionSortKey,
@@ -38,13 +30,13 @@ describe('$connect handler', () => {
         expiresAt: expiresAtFor(connectedAt),
       },
     ]);
-    expect(ddb.commandCalls(PutCommand)[0].args[0].input.Item).to.not.have.property(TABLE.topicAttribute);
+    expect(db.ddb.commandCalls(PutCommand)[0].args[0].input.Item).to.not.have.property(TABLE.topicAttribute);
   });
 
   it("stores the authorizer's principal and allowed topic patterns", async () => {
     const authorizer = { principalId: 'user-7', [AUTH_CONTEXT.principal]: 'user-7', [AUTH_CONTEXT.topics]: '["orders/*","users/{sub}"]' };
     await makeHandler(testEnv())(connectEvent({ authorizer }));
-    const [row] = table.rowsOf('L0SM9cOFvHcCIhw=');
+    const [row] = db.table.rowsOf('L0SM9cOFvHcCIhw=');
     expect(row.principal).to.equal('user-7');
     expect(row.allowedTopics).to.deep.equal(['orders/*', 'users/{sub}']);
   });
@@ -53,7 +45,7 @@ describe('$connect handler', () => {
     const authorizer = { principalId: 'user-7', [AUTH_CONTEXT.principal]: 'user-7', [AUTH_CONTEXT.topics]: 'orders/*' };
     const result = await makeHandler(testEnv())(connectEvent({ authorizer }));
     expect(result.statusCode).to.equal(500);
-    expect(table.rows.size).to.equal(0);
+    expect(db.table.rows.size).to.equal(0);
   });
 
   it('echoes the realtime subprotocol only when the client offered it', async () => {
@@ -67,7 +59,7 @@ describe('$connect handler', () => {
   });
 
   it('rejects the connection with 500 when the item cannot be stored', async () => {
-    ddb.on(PutCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    db.ddb.on(PutCommand).rejects(new Error('ProvisionedThroughputExceededException'));
     expect(await makeHandler(testEnv())(connectEvent())).to.deep.equal({ statusCode: 500 });
   });
 });

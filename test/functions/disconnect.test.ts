@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../protocol/table';
 import { makeHandler } from '../../functions/handlers/disconnect';
-import { FakeTable } from './fake-table';
+import { withFakeTable } from './fake-table';
 import { testEnv } from './helpers';
 
 const disconnectEvent = (connectionId: string) => ({
@@ -11,39 +10,34 @@ const disconnectEvent = (connectionId: string) => ({
 });
 
 describe('$disconnect handler', () => {
-  let ddb: AwsClientStub<DynamoDBDocumentClient>;
-  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
-  let table: FakeTable;
+  const db = withFakeTable();
   beforeEach(() => {
-    ddb.reset();
-    table = new FakeTable().install(ddb);
-    table.put({ connectionId: 'gone=', sk: TABLE.connectionSortKey, expiresAt: 1 });
-    for (let i = 0; i < 60; i++) table.subscribe('gone=', `t/${String(i).padStart(2, '0')}`);
-    table.put({ connectionId: 'stays=', sk: TABLE.connectionSortKey, expiresAt: 1 });
-    table.subscribe('stays=', 't/00', 't/01');
+    db.table.put({ connectionId: 'gone=', sk: TABLE.connectionSortKey, expiresAt: 1 });
+    for (let i = 0; i < 60; i++) db.table.subscribe('gone=', `t/${String(i).padStart(2, '0')}`);
+    db.table.put({ connectionId: 'stays=', sk: TABLE.connectionSortKey, expiresAt: 1 });
+    db.table.subscribe('stays=', 't/00', 't/01');
   });
-  after(() => ddb.restore());
 
   it('deletes all 61 rows of the connection, 25 at a time, across query pages, retrying unprocessed items', async () => {
-    table.pageSize = 40; // two query pages
-    table.unprocessedPlan = [10, 3, 0, 7]; // DynamoDB hands some deletes back
+    db.table.pageSize = 40; // two query pages
+    db.table.unprocessedPlan = [10, 3, 0, 7]; // DynamoDB hands some deletes back
     await makeHandler(testEnv())(disconnectEvent('gone='));
 
-    expect(table.rowsOf('gone=')).to.have.length(0);
-    expect(table.rowsOf('stays=')).to.have.length(3);
-    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(db.table.rowsOf('gone=')).to.have.length(0);
+    expect(db.table.rowsOf('stays=')).to.have.length(3);
+    const queries = db.ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(queries).to.have.length(2);
     expect(queries[0].ExclusiveStartKey).to.equal(undefined);
     expect(queries[1].ExclusiveStartKey).to.deep.include({ connectionId: 'gone=' });
     expect(queries.every((q) => q.IndexName === undefined && q.ExpressionAttributeValues?.[':id'] === 'gone=')).to.equal(true);
-    const batches = ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems?.connections ?? []);
+    const batches = db.ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems?.connections ?? []);
     expect(batches.every((b) => b.length <= 25 && b.every((r) => r.DeleteRequest?.Key?.connectionId === 'gone='))).to.equal(true);
     // Chunk 1 (25): 10 come back, then 3 of those; chunk 2 (25): 7 come back; chunk 3 (11).
     expect(batches.map((b) => b.length)).to.deep.equal([25, 10, 3, 25, 7, 11]);
   });
 
   it('throws a clear error when DynamoDB keeps refusing deletes after the bounded attempts', async () => {
-    table.unprocessedPlan = Array(50).fill(5);
+    db.table.unprocessedPlan = Array(50).fill(5);
     let error: Error | undefined;
     try {
       await makeHandler(testEnv())(disconnectEvent('gone='));
@@ -51,11 +45,11 @@ describe('$disconnect handler', () => {
       error = e as Error;
     }
     expect(error?.message).to.match(/still left 5 unprocessed item\(s\) after 8 attempts/);
-    expect(ddb.commandCalls(BatchWriteCommand)).to.have.length(8);
+    expect(db.ddb.commandCalls(BatchWriteCommand)).to.have.length(8);
   });
 
   it('is a no-op for a connection without rows', async () => {
     expect(await makeHandler(testEnv())(disconnectEvent('never-seen='))).to.deep.equal({ statusCode: 200 });
-    expect(ddb.commandCalls(BatchWriteCommand)).to.have.length(0);
+    expect(db.ddb.commandCalls(BatchWriteCommand)).to.have.length(0);
   });
 });

@@ -5,7 +5,7 @@
  * calls they make.
  */
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { TABLE } from '../../protocol/table';
 
 export type Row = Record<string, unknown>;
@@ -96,4 +96,19 @@ export class FakeTable {
     }
     return { UnprocessedItems: left.length > 0 ? { [this.tableName]: left } : {} };
   }
+}
+
+/**
+ * Mock DynamoDBDocumentClient for the enclosing `describe` (created in `before`, so mocks of
+ * different files never overlap) with a fresh FakeTable before each test.
+ */
+export function withFakeTable(): { readonly ddb: DdbMock; readonly table: FakeTable } {
+  const state = {} as { ddb: DdbMock; table: FakeTable };
+  before(() => (state.ddb = mockClient(DynamoDBDocumentClient)));
+  beforeEach(() => {
+    state.ddb.reset();
+    state.table = new FakeTable().install(state.ddb);
+  });
+  after(() => state.ddb.restore());
+  return state;
 }

@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventBridgeEvent, SQSBatchResponse } from 'aws-lambda';
 import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
 import { deliveredMessageSchema, type DeliveredMessage } from '../../protocol/messages';
 import { TABLE } from '../../protocol/table';
 import { DeliveryFailedError, makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
-import { FakeTable } from './fake-table';
+import { withFakeTable } from './fake-table';
 import { captureOutput, delay, gone, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
 
 const SENT = '1700000000000';
@@ -17,11 +17,9 @@ const SENT_ISO = new Date(Number(SENT)).toISOString();
 type PostFake = (connectionId: string, attempt: number) => Promise<void> | void;
 
 describe('publish handler', () => {
-  let ddb: AwsClientStub<DynamoDBDocumentClient>;
-  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
+  const db = withFakeTable();
   let api: AwsClientStub<ApiGatewayManagementApiClient>;
   before(() => (api = mockClient(ApiGatewayManagementApiClient)));
-  let table: FakeTable;
   /** Frames each connection received (successful posts only). */
   let received: Map<string, DeliveredMessage[]>;
   /** Post attempts per connection, successful or not. */
@@ -41,17 +39,12 @@ describe('publish handler', () => {
   }
 
   beforeEach(() => {
-    ddb.reset();
     api.reset();
-    table = new FakeTable().install(ddb);
     received = new Map();
     attempts = new Map();
     onPost();
   });
-  after(() => {
-    ddb.restore();
-    api.restore();
-  });
+  after(() => api.restore());
 
   const connections = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}=`);
   const sqs = async (env: Record<string, string>, ...records: ReturnType<typeof sqsRecord>[]) =>
@@ -59,14 +52,14 @@ describe('publish handler', () => {
 
   it('queries byTopic page by page (never Scan), chaining ExclusiveStartKey, and delivers to every subscriber', async () => {
     const ids = connections('c', 8);
-    for (const id of ids) table.subscribe(id, 'orders/42');
-    table.subscribe('other=', 'orders/43');
-    table.pageSize = 3; // 3 pages: 3 + 3 + 2
+    for (const id of ids) db.table.subscribe(id, 'orders/42');
+    db.table.subscribe('other=', 'orders/43');
+    db.table.pageSize = 3; // 3 pages: 3 + 3 + 2
 
     const result = await sqs({}, sqsRecord('msg-1', { topic: 'orders/42', data: { total: 9 } }, SENT));
     expect(result).to.deep.equal({ batchItemFailures: [] });
 
-    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    const queries = db.ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(queries).to.have.length(3);
     for (const q of queries) {
       expect(q.IndexName).to.equal(TABLE.topicIndex);
@@ -74,9 +67,9 @@ describe('publish handler', () => {
     }
     const lastKey = (id: string) => ({ topic: 'orders/42', connectionId: id, sk: 'orders/42' });
     expect(queries.map((q) => q.ExclusiveStartKey)).to.deep.equal([undefined, lastKey(ids[2]), lastKey(ids[5])]);
-    expect(ddb.commandCalls(ScanCommand)).to.have.length(0);
-    expect(ddb.commandCalls(RawScanCommand as never)).to.have.length(0);
-    expect(ddb.calls().every((c) => c.args[0] instanceof QueryCommand)).to.equal(true);
+    expect(db.ddb.commandCalls(ScanCommand)).to.have.length(0);
+    expect(db.ddb.commandCalls(RawScanCommand as never)).to.have.length(0);
+    expect(db.ddb.calls().every((c) => c.args[0] instanceof QueryCommand)).to.equal(true);
 
     expect([...received.keys()].sort()).to.deep.equal(ids);
     for (const id of ids) {
@@ -86,26 +79,26 @@ describe('publish handler', () => {
 
   it('on 410 deletes exactly that connection\'s rows, keeps delivering to the others and reports no failure', async () => {
     for (const id of ['a=', 'b=', 'c=']) {
-      table.put({ connectionId: id, sk: TABLE.connectionSortKey, expiresAt: 1 });
-      table.subscribe(id, 't', 'other');
+      db.table.put({ connectionId: id, sk: TABLE.connectionSortKey, expiresAt: 1 });
+      db.table.subscribe(id, 't', 'other');
     }
     onPost((id) => {
       if (id === 'b=') throw gone();
     });
     const result = await sqs({}, sqsRecord('m', { topic: 't', data: 1 }));
     expect(result.batchItemFailures).to.deep.equal([]);
-    expect(table.rowsOf('b=')).to.deep.equal([]);
-    expect(table.rowsOf('a=')).to.have.length(3);
-    expect(table.rowsOf('c=')).to.have.length(3);
+    expect(db.table.rowsOf('b=')).to.deep.equal([]);
+    expect(db.table.rowsOf('a=')).to.have.length(3);
+    expect(db.table.rowsOf('c=')).to.have.length(3);
     expect([...received.keys()].sort()).to.deep.equal(['a=', 'c=']);
     expect(attempts.get('b=')).to.equal(1); // 410 is never retried
-    const deletes = ddb.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems?.connections ?? []);
+    const deletes = db.ddb.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems?.connections ?? []);
     expect(deletes.every((r) => r.DeleteRequest?.Key?.connectionId === 'b=')).to.equal(true);
   });
 
   it('retries a 429 and delivers exactly once, with no failure reported', async () => {
-    table.subscribe('a=', 't');
-    table.subscribe('b=', 't');
+    db.table.subscribe('a=', 't');
+    db.table.subscribe('b=', 't');
     onPost((id, attempt) => {
       if (id === 'a=' && attempt === 1) throw throttled();
     });
@@ -117,9 +110,9 @@ describe('publish handler', () => {
   });
 
   it('reports only the record whose deliveries keep failing with 500, after POST_MAX_ATTEMPTS tries each', async () => {
-    table.subscribe('bad=', 'broken');
-    table.subscribe('ok1=', 'broken');
-    table.subscribe('ok2=', 'fine');
+    db.table.subscribe('bad=', 'broken');
+    db.table.subscribe('ok1=', 'broken');
+    db.table.subscribe('ok2=', 'fine');
     onPost((id) => {
       if (id === 'bad=') throw serverError();
     });
@@ -136,16 +129,16 @@ describe('publish handler', () => {
   });
 
   it('reports a record failed when its topic cannot be queried, without touching the others', async () => {
-    table.subscribe('a=', 'ok');
-    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':topic': 'broken' } }).rejects(new Error('ProvisionedThroughputExceededException'));
+    db.table.subscribe('a=', 'ok');
+    db.ddb.on(QueryCommand, { ExpressionAttributeValues: { ':topic': 'broken' } }).rejects(new Error('ProvisionedThroughputExceededException'));
     const result = await sqs({}, sqsRecord('r-broken', { topic: 'broken', data: 1 }), sqsRecord('r-ok', { topic: 'ok', data: 1 }));
     expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r-broken' }]);
     expect(received.get('a=')).to.have.length(1);
   });
 
   it('does not retry 403 or 413: the delivery fails at once (403 fails the record, 413 is dropped)', async () => {
-    table.subscribe('forbidden=', 'f');
-    table.subscribe('large=', 'l');
+    db.table.subscribe('forbidden=', 'f');
+    db.table.subscribe('large=', 'l');
     onPost((id) => {
       const name = id === 'forbidden=' ? 'ForbiddenException' : 'PayloadTooLargeException';
       throw Object.assign(new Error(name), { name, $fault: 'client', $metadata: { httpStatusCode: id === 'forbidden=' ? 403 : 413 } });
@@ -157,7 +150,7 @@ describe('publish handler', () => {
   });
 
   it('retries a post that timed out (the request timeout from the env) and then delivers', async () => {
-    table.subscribe('slow=', 't');
+    db.table.subscribe('slow=', 't');
     onPost(async (id, attempt) => {
       if (attempt === 1) {
         // What NodeHttpHandler raises when POST_REQUEST_TIMEOUT_MS passes (the mock bypasses it; see clients.test.ts).
@@ -172,9 +165,9 @@ describe('publish handler', () => {
   });
 
   it('never has more posts in flight than PUBLISH_CONCURRENCY, across records, topics and pages', async () => {
-    for (const id of connections('x', 25)) table.subscribe(id, 'x');
-    for (const id of connections('y', 25)) table.subscribe(id, 'y');
-    table.pageSize = 7;
+    for (const id of connections('x', 25)) db.table.subscribe(id, 'x');
+    for (const id of connections('y', 25)) db.table.subscribe(id, 'y');
+    db.table.pageSize = 7;
     let inFlight = 0;
     let maxInFlight = 0;
     onPost(async () => {
@@ -195,8 +188,8 @@ describe('publish handler', () => {
   });
 
   it('sends one frame per topic to a connection subscribed to several topics of one envelope', async () => {
-    table.subscribe('both=', 'a', 'b');
-    table.subscribe('onlya=', 'a');
+    db.table.subscribe('both=', 'a', 'b');
+    db.table.subscribe('onlya=', 'a');
     await sqs({}, sqsRecord('m', { topics: ['a', 'b', 'a'], data: null, id: 'evt-7' }));
     expect(received.get('both=')?.map((f) => f.topic).sort()).to.deep.equal(['a', 'b']);
     expect(received.get('both=')?.every((f) => f.id === 'evt-7' && f.data === null)).to.equal(true);
@@ -204,7 +197,7 @@ describe('publish handler', () => {
   });
 
   it("uses the envelope's id, else the SQS message id; publishedAt is the SQS sent time, so both survive retries", async () => {
-    table.subscribe('a=', 't');
+    db.table.subscribe('a=', 't');
     await sqs({}, sqsRecord('sqs-id-1', { topic: 't', data: 1, id: 'order-created-42' }, SENT));
     await sqs({}, sqsRecord('sqs-id-2', { topic: 't', data: 2 }, SENT));
     expect(received.get('a=')?.map((f) => [f.id, f.publishedAt])).to.deep.equal([
@@ -214,7 +207,7 @@ describe('publish handler', () => {
   });
 
   it('logs and drops invalid or oversize envelopes without retrying them, and still delivers the good ones', async () => {
-    table.subscribe('a=', 't');
+    db.table.subscribe('a=', 't');
     const { result, lines } = await captureOutput(() =>
       sqs(
         { [ENV.logLevel]: 'ERROR' },
@@ -240,7 +233,7 @@ describe('publish handler', () => {
   });
 
   it('applies MAX_PUBLISH_BYTES to the delivered frame', async () => {
-    table.subscribe('a=', 't');
+    db.table.subscribe('a=', 't');
     const frameBytes = JSON.stringify({ type: 'message', topic: 't', id: 'm', data: 'x'.repeat(100), publishedAt: SENT_ISO }).length;
     await sqs({ [ENV.maxPublishBytes]: String(frameBytes) }, sqsRecord('m', { topic: 't', data: 'x'.repeat(100) }, SENT));
     await sqs({ [ENV.maxPublishBytes]: String(frameBytes - 1) }, sqsRecord('m2', { topic: 't', data: 'x'.repeat(100) }, SENT));
@@ -261,7 +254,7 @@ describe('publish handler', () => {
     });
 
     it('delivers the detail envelope with the event id and time', async () => {
-      table.subscribe('a=', 'orders/1');
+      db.table.subscribe('a=', 'orders/1');
       const outcome = (await makeHandler(testEnv())(event({ topic: 'orders/1', data: { n: 1 } }))) as PublishOutcome;
       expect(outcome).to.include({ id: 'eb-1234', status: 'delivered', delivered: 1, failed: 0 });
       expect(received.get('a=')).to.deep.equal([
@@ -270,7 +263,7 @@ describe('publish handler', () => {
     });
 
     it('throws when deliveries still fail, so EventBridge retries', async () => {
-      table.subscribe('bad=', 'orders/1');
+      db.table.subscribe('bad=', 'orders/1');
       onPost(() => {
         throw serverError();
       });
@@ -303,7 +296,7 @@ describe('publish handler', () => {
   });
 
   it('emits EMF metrics (delivered, gone, throttled, failed, fanOutDuration) in the RealtimePubSub namespace', async () => {
-    for (const id of ['a=', 'b=', 'c=']) table.subscribe(id, 't');
+    for (const id of ['a=', 'b=', 'c=']) db.table.subscribe(id, 't');
     onPost((id, attempt) => {
       if (id === 'b=') throw gone();
       if (id === 'c=' && attempt === 1) throw throttled();

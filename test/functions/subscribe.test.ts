@@ -1,27 +1,21 @@
 import { expect } from 'chai';
-import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV } from '../../protocol/env';
 import { errorReplySchema, serverMessageSchema, type ServerMessage } from '../../protocol/messages';
 import { TABLE } from '../../protocol/table';
 import { makeHandler as makeSubscribe } from '../../functions/handlers/subscribe';
 import { makeHandler as makeUnsubscribe } from '../../functions/handlers/unsubscribe';
-import { FakeTable } from './fake-table';
+import { withFakeTable } from './fake-table';
 import { messageEvent, testEnv } from './helpers';
 
 const CONN = 'L0SM9cOFvHcCIhw=';
 const EXPIRES = 1_900_000_000;
 
 describe('subscribe and unsubscribe handlers', () => {
-  let ddb: AwsClientStub<DynamoDBDocumentClient>;
-  before(() => (ddb = mockClient(DynamoDBDocumentClient)));
-  let table: FakeTable;
+  const db = withFakeTable();
   beforeEach(() => {
-    ddb.reset();
-    table = new FakeTable().install(ddb);
-    table.put({ connectionId: CONN, sk: TABLE.connectionSortKey, expiresAt: EXPIRES });
+    db.table.put({ connectionId: CONN, sk: TABLE.connectionSortKey, expiresAt: EXPIRES });
   });
-  after(() => ddb.restore());
 
   const send = async (handler: ReturnType<typeof makeSubscribe>, body: unknown, routeKey = 'subscribe'): Promise<ServerMessage> => {
     const result = await handler(messageEvent(CONN, typeof body === 'string' ? body : JSON.stringify(body), routeKey));
@@ -29,7 +23,7 @@ describe('subscribe and unsubscribe handlers', () => {
     return serverMessageSchema.parse(JSON.parse(result.body));
   };
   const subscriptions = () =>
-    table
+    db.table
       .rowsOf(CONN)
       .map((r) => String(r.sk))
       .filter((sk) => sk !== TABLE.connectionSortKey)
@@ -41,7 +35,7 @@ describe('subscribe and unsubscribe handlers', () => {
       const reply = await send(makeSubscribe(testEnv()), { action: 'subscribe', topics: ['orders/42', 'chat:room.1'] });
       expect(reply).to.deep.equal({ type: 'subscribed', topics: ['orders/42', 'chat:room.1'] });
       expect(subscriptions()).to.deep.equal(['chat:room.1', 'orders/42']);
-      const row = table.rowsOf(CONN).find((r) => r.sk === 'orders/42');
+      const row = db.table.rowsOf(CONN).find((r) => r.sk === 'orders/42');
       expect(row).to.include({ connectionId: CONN, topic: 'orders/42', expiresAt: EXPIRES });
       expect(Date.parse(String(row?.subscribedAt))).to.be.a('number').and.not.NaN;
     });
@@ -49,9 +43,9 @@ describe('subscribe and unsubscribe handlers', () => {
     it('is idempotent: re-subscribing writes nothing new and does not count twice against the cap', async () => {
       const handler = makeSubscribe(testEnv({ [ENV.maxSubscriptionsPerConnection]: '2' }));
       await send(handler, { action: 'subscribe', topics: ['a', 'b'] });
-      const writes = ddb.commandCalls(BatchWriteCommand).length;
+      const writes = db.ddb.commandCalls(BatchWriteCommand).length;
       expect(await send(handler, { action: 'subscribe', topics: ['b', 'a', 'a'] })).to.deep.equal({ type: 'subscribed', topics: ['b', 'a'] });
-      expect(ddb.commandCalls(BatchWriteCommand).length).to.equal(writes);
+      expect(db.ddb.commandCalls(BatchWriteCommand).length).to.equal(writes);
       expect(subscriptions()).to.deep.equal(['a', 'b']);
     });
 
@@ -78,7 +72,7 @@ describe('subscribe and unsubscribe handlers', () => {
       expect(reply.topics).to.deep.equal(['$connection', 'has space', 'x'.repeat(11), '']);
       expect(reply.message).to.contain('at most 10 characters');
       expect(subscriptions()).to.deep.equal([]);
-      expect(ddb.commandCalls(BatchWriteCommand)).to.have.length(0);
+      expect(db.ddb.commandCalls(BatchWriteCommand)).to.have.length(0);
     });
 
     it('answers TOO_MANY_TOPICS when existing plus new subscriptions exceed the cap, and changes nothing', async () => {
@@ -89,14 +83,14 @@ describe('subscribe and unsubscribe handlers', () => {
       expect(reply.topics).to.deep.equal(['c', 'd']);
       expect(reply.message).to.match(/at most 3 subscriptions; it has 2 and this request adds 2/);
       expect(subscriptions()).to.deep.equal(['a', 'b']);
-      // One request naming more topics than the cap is refused before reading the table.
-      ddb.resetHistory();
+      // One request naming more topics than the cap is refused before reading the db.table.
+      db.ddb.resetHistory();
       expect(error(await send(handler, { action: 'subscribe', topics: ['p', 'q', 'r', 's'] })).code).to.equal('TOO_MANY_TOPICS');
-      expect(ddb.calls()).to.have.length(0);
+      expect(db.ddb.calls()).to.have.length(0);
     });
 
     it('answers FORBIDDEN naming the topics the principal may not use, and writes none', async () => {
-      table.put({ connectionId: CONN, sk: TABLE.connectionSortKey, principal: 'u1', allowedTopics: ['orders/*', 'users/{sub}'], expiresAt: EXPIRES });
+      db.table.put({ connectionId: CONN, sk: TABLE.connectionSortKey, principal: 'u1', allowedTopics: ['orders/*', 'users/{sub}'], expiresAt: EXPIRES });
       const handler = makeSubscribe(testEnv());
       const reply = error(await send(handler, { action: 'subscribe', topics: ['orders/1', 'users/u1', 'users/u2', 'admin'] }));
       expect(reply).to.include({ code: 'FORBIDDEN' });
@@ -106,11 +100,11 @@ describe('subscribe and unsubscribe handlers', () => {
     });
 
     it('refuses to subscribe a connection whose $connect record is missing (no orphan rows)', async () => {
-      table.rows.clear();
+      db.table.rows.clear();
       const reply = error(await send(makeSubscribe(testEnv()), { action: 'subscribe', topics: ['a'] }));
       expect(reply.code).to.equal('INTERNAL');
       expect(reply.message).to.match(/not registered.*reconnect/);
-      expect(table.rows.size).to.equal(0);
+      expect(db.table.rows.size).to.equal(0);
     });
 
     it('answers PAYLOAD_TOO_LARGE to a body over the message size limit', async () => {
@@ -119,10 +113,10 @@ describe('subscribe and unsubscribe handlers', () => {
     });
 
     it('retries unprocessed writes, and answers INTERNAL when DynamoDB fails', async () => {
-      table.unprocessedPlan = [2];
+      db.table.unprocessedPlan = [2];
       expect(await send(makeSubscribe(testEnv()), { action: 'subscribe', topics: ['a', 'b', 'c'] })).to.deep.equal({ type: 'subscribed', topics: ['a', 'b', 'c'] });
       expect(subscriptions()).to.deep.equal(['a', 'b', 'c']);
-      ddb.on(GetCommand).rejects(new Error('boom'));
+      db.ddb.on(GetCommand).rejects(new Error('boom'));
       const reply = error(await send(makeSubscribe(testEnv()), { action: 'subscribe', topics: ['d'] }));
       expect(reply.code).to.equal('INTERNAL');
       expect(reply.message).to.not.contain('boom');
@@ -131,20 +125,20 @@ describe('subscribe and unsubscribe handlers', () => {
 
   describe('unsubscribe', () => {
     it('deletes the named subscriptions, ignores ones not held, and replies unsubscribed', async () => {
-      table.subscribe(CONN, 'a', 'b', 'c');
+      db.table.subscribe(CONN, 'a', 'b', 'c');
       const reply = await send(makeUnsubscribe(testEnv()), { action: 'unsubscribe', topics: ['a', 'c', 'zzz', 'a'] }, 'unsubscribe');
       expect(reply).to.deep.equal({ type: 'unsubscribed', topics: ['a', 'c', 'zzz'] });
       expect(subscriptions()).to.deep.equal(['b']);
-      expect(table.rowsOf(CONN).some((r) => r.sk === TABLE.connectionSortKey)).to.equal(true);
+      expect(db.table.rowsOf(CONN).some((r) => r.sk === TABLE.connectionSortKey)).to.equal(true);
     });
 
     it('answers INVALID_TOPIC (so `$connection` can never be deleted) and BAD_REQUEST like subscribe', async () => {
-      table.subscribe(CONN, 'a');
+      db.table.subscribe(CONN, 'a');
       const handler = makeUnsubscribe(testEnv());
       const reply = error(await send(handler, { action: 'unsubscribe', topics: ['a', '$connection'] }, 'unsubscribe'));
       expect(reply).to.include({ code: 'INVALID_TOPIC' });
       expect(reply.topics).to.deep.equal(['$connection']);
-      expect(table.rowsOf(CONN)).to.have.length(2);
+      expect(db.table.rowsOf(CONN)).to.have.length(2);
       expect(error(await send(handler, 'nope', 'unsubscribe')).code).to.equal('BAD_REQUEST');
       expect(error(await send(handler, { action: 'unsubscribe', topics: [] }, 'unsubscribe')).code).to.equal('BAD_REQUEST');
     });
