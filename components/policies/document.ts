@@ -1,0 +1,41 @@
+/**
+ * IAM policy documents as plain data. Every statement builder in this folder returns
+ * `PolicyStatement`s; `policyDocument` resolves their Inputs and serialises them, so a test can
+ * parse the exact JSON a role gets.
+ */
+import * as pulumi from '@pulumi/pulumi';
+
+export type ConditionBlock = Record<string, Record<string, pulumi.Input<string> | pulumi.Input<string>[]>>;
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string[];
+  Resource: pulumi.Input<string>[];
+  Condition?: ConditionBlock;
+}
+
+/** Statements of a resource policy (queue policy, …) also name who they apply to. */
+export interface ResourcePolicyStatement extends PolicyStatement {
+  Principal: '*' | { Service: string } | { AWS: pulumi.Input<string> };
+}
+
+export function policyDocument(statements: readonly pulumi.Input<PolicyStatement | ResourcePolicyStatement>[]): pulumi.Output<string> {
+  return pulumi.output(statements).apply((resolved) => {
+    for (const s of resolved) {
+      // A statement with no resource would make AWS reject the whole policy at deploy time.
+      if (s.Resource.length === 0) throw new Error(`IAM statement ${s.Sid ?? s.Action.join(',')} names no resource`);
+      if (s.Resource.some((r) => r === '*')) throw new Error(`IAM statement ${s.Sid ?? s.Action.join(',')} uses "*" as a resource`);
+    }
+    return JSON.stringify({ Version: '2012-10-17', Statement: resolved });
+  });
+}
+
+/** The identity of the account and region a stack deploys into, for building ARNs. */
+export interface ArnContext {
+  partition: pulumi.Input<string>;
+  region: pulumi.Input<string>;
+  accountId: pulumi.Input<string>;
+  /** `amazonaws.com` (or `amazonaws.com.cn`, …): service endpoints are `<service>.<region>.<dnsSuffix>`. */
+  dnsSuffix: pulumi.Input<string>;
+}

@@ -1,0 +1,42 @@
+/**
+ * SQS: what the publish function needs to consume its own queue, and the queue's resource
+ * policy (TLS only; EventBridge may send only on behalf of this stack's rules).
+ */
+import * as pulumi from '@pulumi/pulumi';
+import type { PolicyStatement, ResourcePolicyStatement } from './document';
+
+/** What the Lambda event source mapping polls with, on the function's role. */
+export const QUEUE_CONSUME_ACTIONS = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'];
+
+export function consumeQueueStatement(queueArn: pulumi.Input<string>): PolicyStatement {
+  return { Sid: 'ConsumePublishQueue', Effect: 'Allow', Action: QUEUE_CONSUME_ACTIONS, Resource: [queueArn] };
+}
+
+export function denyInsecureTransportStatement(queueArn: pulumi.Input<string>): ResourcePolicyStatement {
+  return {
+    Sid: 'DenyInsecureTransport',
+    Effect: 'Deny',
+    Principal: '*',
+    Action: ['sqs:*'],
+    Resource: [queueArn],
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+  };
+}
+
+/** EventBridge may SendMessage only when the message comes from one of these rules. */
+export function allowEventRulesStatement(queueArn: pulumi.Input<string>, ruleArns: pulumi.Input<string>[]): ResourcePolicyStatement {
+  return {
+    Sid: 'AllowThisStacksEventRules',
+    Effect: 'Allow',
+    Principal: { Service: 'events.amazonaws.com' },
+    Action: ['sqs:SendMessage'],
+    Resource: [queueArn],
+    Condition: { ArnEquals: { 'aws:SourceArn': ruleArns } },
+  };
+}
+
+export function queuePolicyStatements(queueArn: pulumi.Input<string>, ruleArns: pulumi.Input<string>[]): ResourcePolicyStatement[] {
+  const statements = [denyInsecureTransportStatement(queueArn)];
+  if (ruleArns.length > 0) statements.push(allowEventRulesStatement(queueArn, ruleArns));
+  return statements;
+}

@@ -1,0 +1,124 @@
+/**
+ * Least privilege: each function's inline policy, parsed, grants exactly what its handler code
+ * calls (read from functions/), on this stack's resources only.
+ */
+import { expect } from 'chai';
+import {
+  ACCOUNT,
+  API_ID,
+  AUTH_JWKS,
+  AUTH_SECRETS_MANAGER,
+  AUTH_SSM,
+  REGION,
+  asList,
+  functionParts,
+  grants,
+  runProgram,
+  statementsOf,
+  type ProgramRun,
+} from './harness';
+
+describe('infra: least-privilege IAM', () => {
+  let run: ProgramRun;
+  let tableArn: string;
+  let queueArn: string;
+  before(async () => {
+    run = await runProgram();
+    tableArn = run.ofType('aws:dynamodb/table:Table')[0].state.arn;
+    queueArn = run.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').state.arn;
+  });
+
+  /** The grants of the handler's policy, with its own log-group grant checked and removed. */
+  async function grantsBesidesLogs(r: ProgramRun, handler: string): Promise<string[]> {
+    const { policy, logGroup } = await functionParts(r, handler);
+    const all = grants(policy.inputs.policy);
+    const logs = [`logs:CreateLogStream on ${logGroup.state.arn}:*`, `logs:PutLogEvents on ${logGroup.state.arn}:*`];
+    expect(all, `${handler} writes its own log group`).to.include.members(logs);
+    return all.filter((g) => !logs.includes(g));
+  }
+
+  const expected: Record<string, () => string[]> = {
+    connect: () => [`dynamodb:PutItem on ${tableArn}`],
+    disconnect: () => [`dynamodb:BatchWriteItem on ${tableArn}`, `dynamodb:Query on ${tableArn}`],
+    subscribe: () => [`dynamodb:BatchWriteItem on ${tableArn}`, `dynamodb:GetItem on ${tableArn}`, `dynamodb:Query on ${tableArn}`],
+    unsubscribe: () => [`dynamodb:BatchWriteItem on ${tableArn}`],
+    default: () => [],
+    publish: () => [
+      `dynamodb:BatchWriteItem on ${tableArn}`,
+      `dynamodb:Query on ${tableArn}`,
+      `dynamodb:Query on ${tableArn}/index/byTopic`,
+      `execute-api:ManageConnections on arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/prod/POST/@connections/*`,
+      `sqs:ChangeMessageVisibility on ${queueArn}`,
+      `sqs:DeleteMessage on ${queueArn}`,
+      `sqs:GetQueueAttributes on ${queueArn}`,
+      `sqs:ReceiveMessage on ${queueArn}`,
+    ],
+  };
+
+  for (const [handler, want] of Object.entries(expected)) {
+    it(`grants ${handler} exactly what its code calls`, async () => {
+      expect(await grantsBesidesLogs(run, handler)).to.deep.equal(want().sort());
+    });
+  }
+
+  it('never grants a "*" resource, a wildcard action or a Deny-less escape, in any role', () => {
+    for (const policy of run.ofType('aws:iam/rolePolicy:RolePolicy')) {
+      for (const s of statementsOf(policy.inputs.policy)) {
+        expect(s.Effect, policy.name).to.equal('Allow');
+        for (const resource of asList(s.Resource)) expect(resource, `${policy.name} ${s.Sid}`).to.not.equal('*');
+        for (const action of asList(s.Action)) expect(action, `${policy.name} ${s.Sid}`).to.match(/^[a-z0-9-]+:[A-Za-z]+$/);
+      }
+    }
+  });
+
+  it('uses no managed policies, and lets only Lambda assume the function roles', async () => {
+    expect(run.ofType('aws:iam/rolePolicyAttachment:RolePolicyAttachment')).to.have.length(0);
+    for (const handler of Object.keys(expected)) {
+      const { role } = await functionParts(run, handler);
+      expect(role.inputs.managedPolicyArns, handler).to.equal(undefined);
+      expect(JSON.parse(role.inputs.assumeRolePolicy).Statement).to.deep.equal([
+        { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ]);
+    }
+  });
+
+  it('scopes ManageConnections to POST on this API and stage', async () => {
+    const { policy } = await functionParts(run, 'publish');
+    const manage = statementsOf(policy.inputs.policy).filter((s) => asList(s.Action).includes('execute-api:ManageConnections'));
+    expect(manage.flatMap((s) => asList(s.Resource))).to.deep.equal([`arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/prod/POST/@connections/*`]);
+    for (const arn of manage.flatMap((s) => asList(s.Resource))) {
+      expect(arn).to.match(/^arn:aws:execute-api:[a-z0-9-]+:\d{12}:[a-z0-9]+\/[A-Za-z0-9_-]+\/POST\/@connections\/\*$/);
+    }
+  });
+
+  describe('authorizer', () => {
+    it('reads exactly one SSM parameter, with no KMS grant for the AWS-managed key', async () => {
+      const r = await runProgram(AUTH_SSM);
+      expect(await grantsBesidesLogs(r, 'authorizer')).to.deep.equal([`ssm:GetParameter on arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/realtime/jwt-secret`]);
+    });
+
+    it('reads exactly one Secrets Manager secret, and decrypts with its customer key only through Secrets Manager', async () => {
+      const r = await runProgram(AUTH_SECRETS_MANAGER);
+      expect(await grantsBesidesLogs(r, 'authorizer')).to.deep.equal(
+        [`kms:Decrypt on ${AUTH_SECRETS_MANAGER.authKmsKeyArn}`, `secretsmanager:GetSecretValue on ${AUTH_SECRETS_MANAGER.authSecretArn}`].sort(),
+      );
+      const { policy } = await functionParts(r, 'authorizer');
+      const kms = statementsOf(policy.inputs.policy).find((s) => asList(s.Action).includes('kms:Decrypt'));
+      expect(kms?.Condition).to.deep.equal({ StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` } });
+    });
+
+    it('needs no secret access with a JWKS URL', async () => {
+      const r = await runProgram(AUTH_JWKS);
+      expect(await grantsBesidesLogs(r, 'authorizer')).to.deep.equal([]);
+    });
+
+    it('leaves the other functions as they were', async () => {
+      const r = await runProgram(AUTH_SSM);
+      for (const handler of Object.keys(expected)) {
+        const a = await functionParts(r, handler);
+        const b = await functionParts(run, handler);
+        expect(a.policy.inputs.policy, handler).to.equal(b.policy.inputs.policy);
+      }
+    });
+  });
+});

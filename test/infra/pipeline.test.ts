@@ -1,0 +1,139 @@
+/** Queue, DLQ, queue policies, EventBridge rules, the event source mapping and the alarms. */
+import { expect } from 'chai';
+import { inputTransformerFor, type EventRule } from '../../protocol/rules';
+import { functionParts, runProgram, statementsOf, type ProgramRun, type Recorded } from './harness';
+
+const RULES: EventRule[] = [
+  { name: 'orders', eventPattern: { source: ['shop.orders'] }, topic: 'orders/{detail.orderId}' },
+  { name: 'stock', eventPattern: { source: ['shop.stock'], 'detail-type': ['Changed'] }, topic: 'stock/{detail.sku}', dataPath: 'detail.level' },
+];
+const ALARM_TOPIC = 'arn:aws:sns:eu-west-3:123456789012:ops';
+
+describe('infra: publish pipeline', () => {
+  let run: ProgramRun;
+  let queue: Recorded;
+  let dlq: Recorded;
+  before(async () => {
+    run = await runProgram({ eventRules: RULES, eventBusName: 'shop', alarmTopicArn: ALARM_TOPIC });
+    queue = run.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue');
+    dlq = run.named('aws:sqs/queue:Queue', 'realtime-pipeline-dlq');
+  });
+
+  const policyOf = (q: Recorded) => {
+    const policies = run.ofType('aws:sqs/queuePolicy:QueuePolicy').filter((p) => p.inputs.queueUrl === q.state.url);
+    expect(policies, `policies of ${q.name}`).to.have.length(1);
+    return statementsOf(policies[0].inputs.policy);
+  };
+
+  it('encrypts both queues and redrives to the DLQ after maxReceiveCount receives', () => {
+    expect(queue.inputs.sqsManagedSseEnabled).to.equal(true);
+    expect(dlq.inputs.sqsManagedSseEnabled).to.equal(true);
+    expect(JSON.parse(queue.inputs.redrivePolicy)).to.deep.equal({ deadLetterTargetArn: dlq.state.arn, maxReceiveCount: 5 });
+    expect(dlq.inputs.redrivePolicy).to.equal(undefined);
+  });
+
+  it('keeps a message invisible for at least 6x the publish function timeout', async () => {
+    const { fn } = await functionParts(run, 'publish');
+    expect(fn.inputs.timeout).to.equal(60);
+    expect(queue.inputs.visibilityTimeoutSeconds).to.be.at.least(6 * fn.inputs.timeout);
+  });
+
+  it('denies non-TLS access to both queues', () => {
+    for (const q of [queue, dlq]) {
+      const deny = policyOf(q).filter((s) => s.Effect === 'Deny');
+      expect(deny, q.name).to.deep.equal([
+        {
+          Sid: 'DenyInsecureTransport',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: ['sqs:*'],
+          Resource: [q.state.arn],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ]);
+    }
+  });
+
+  it("lets EventBridge send only on behalf of this stack's rules, and nobody else in", () => {
+    const rules = run.ofType('aws:cloudwatch/eventRule:EventRule');
+    const allow = policyOf(queue).filter((s) => s.Effect === 'Allow');
+    expect(allow).to.deep.equal([
+      {
+        Sid: 'AllowThisStacksEventRules',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['sqs:SendMessage'],
+        Resource: [queue.state.arn],
+        Condition: { ArnEquals: { 'aws:SourceArn': rules.map((r) => r.state.arn) } },
+      },
+    ]);
+    expect(policyOf(dlq).filter((s) => s.Effect === 'Allow')).to.deep.equal([]);
+  });
+
+  it('creates one rule per configured rule, on the configured bus, targeting the queue through its input transformer', () => {
+    const rules = run.ofType('aws:cloudwatch/eventRule:EventRule');
+    const targets = run.ofType('aws:cloudwatch/eventTarget:EventTarget');
+    expect(rules.map((r) => r.name)).to.deep.equal(RULES.map((r) => `realtime-pipeline-rule-${r.name}`));
+    RULES.forEach((rule, i) => {
+      expect(rules[i].inputs.eventBusName).to.equal('shop');
+      expect(JSON.parse(rules[i].inputs.eventPattern)).to.deep.equal(rule.eventPattern);
+      const target = targets.filter((t) => t.inputs.rule === rules[i].state.name);
+      expect(target.map((t) => t.inputs)).to.deep.equal([
+        { rule: rules[i].state.name, eventBusName: 'shop', arn: queue.state.arn, inputTransformer: inputTransformerFor(rule) },
+      ]);
+    });
+  });
+
+  it('feeds the publish function from the queue with partial batch responses and a concurrency cap', async () => {
+    const { fn } = await functionParts(run, 'publish');
+    const [mapping] = run.ofType('aws:lambda/eventSourceMapping:EventSourceMapping');
+    expect(mapping.inputs).to.deep.equal({
+      eventSourceArn: queue.state.arn,
+      functionName: fn.state.arn,
+      batchSize: 10,
+      maximumBatchingWindowInSeconds: 0,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      scalingConfig: { maximumConcurrency: 10 },
+    });
+  });
+
+  it('alarms when anything reaches the DLQ and when messages grow old, notifying the alarm topic', () => {
+    const alarms = run.ofType('aws:cloudwatch/metricAlarm:MetricAlarm');
+    const pick = ({ namespace, metricName, dimensions, statistic, threshold, comparisonOperator, alarmActions, okActions }: Record<string, unknown>) => ({
+      namespace,
+      metricName,
+      dimensions,
+      statistic,
+      threshold,
+      comparisonOperator,
+      alarmActions,
+      okActions,
+    });
+    expect(alarms.map((a) => pick(a.inputs))).to.have.deep.members([
+      {
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: dlq.state.name },
+        statistic: 'Maximum',
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+        alarmActions: [ALARM_TOPIC],
+        okActions: [ALARM_TOPIC],
+      },
+      {
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateAgeOfOldestMessage',
+        dimensions: { QueueName: queue.state.name },
+        statistic: 'Maximum',
+        threshold: 300,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        alarmActions: [ALARM_TOPIC],
+        okActions: [ALARM_TOPIC],
+      },
+    ]);
+  });
+
+  it('exports the configured bus', () => {
+    expect(run.outputs.eventBusName).to.equal('shop');
+  });
+});
