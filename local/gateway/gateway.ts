@@ -24,6 +24,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const apiId = options.apiId ?? randomApiId();
   if (!/^[A-Za-z0-9_-]+$/.test(stage)) throw new RangeError(`stage must be letters, digits, _ or -, got "${stage}"`);
   if (!options.routes || typeof options.routes !== 'object') throw new TypeError('startGateway needs a routes map (routeKey -> handler)');
+  if (typeof options.twoWayRoutes?.has !== 'function') throw new TypeError('startGateway needs twoWayRoutes, a Set of route keys');
   for (const [routeKey, handler] of Object.entries(options.routes)) {
     if (typeof handler !== 'function') throw new TypeError(`the handler of route ${routeKey} is not a function`);
   }

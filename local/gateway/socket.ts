@@ -40,7 +40,7 @@ function refuseUpgrade(socket: Duplex, status: number, body: string): void {
   socket.once('finish', () => socket.destroy());
 }
 
-/** The WebSocket whose close reason API Gateway would report for a receiver error. */
+/** The close code and reason $disconnect reports when ws refuses what the client sent (too big, bad UTF-8, ...). */
 function closeInfoOfError(error: Error): CloseInfo {
   if ((error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CLOSE.tooBig;
   const status = Object.getOwnPropertySymbols(error).find((s) => s.description === 'status-code');

@@ -10,16 +10,7 @@ import {
 import { expect } from 'chai';
 import type { Gateway } from '../../local/gateway';
 import { FAULT_FLAGS, parseFaultFlags, parseRateLimit } from '../../local/gateway';
-import { Client, Gateways, Recorder, echoRoutes, lastConnectionId, managementClient, sleep } from './gateway-helpers';
-
-async function failure(promise: Promise<unknown>): Promise<ApiGatewayManagementApiServiceException> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as ApiGatewayManagementApiServiceException;
-  }
-  throw new Error('the call succeeded');
-}
+import { Client, Gateways, Recorder, echoRoutes, lastConnectionId, managementClient, sdkFailure, sleep } from './gateway-helpers';
 
 describe('local gateway: fault injection', () => {
   const gateways = new Gateways();
@@ -44,7 +35,7 @@ describe('local gateway: fault injection', () => {
 
   it('goneRate 1 answers GoneException for a live connection, which stays open', async () => {
     gw.setFaults({ goneRate: 1 });
-    const error = await failure(post());
+    const error = await sdkFailure(post());
     expect(error).to.be.instanceOf(GoneException);
     expect(client.ws.readyState).to.equal(client.ws.OPEN);
     gw.setFaults({});
@@ -54,7 +45,7 @@ describe('local gateway: fault injection', () => {
 
   it('throttleRate 1 answers 429 LimitExceededException', async () => {
     gw.setFaults({ throttleRate: 1 });
-    const error = await failure(post());
+    const error = await sdkFailure(post());
     expect(error).to.be.instanceOf(LimitExceededException);
     expect(error.name).to.equal('LimitExceededException');
     expect(error.$metadata.httpStatusCode).to.equal(429);
@@ -62,7 +53,7 @@ describe('local gateway: fault injection', () => {
 
   it('errorRate 1 answers 500, a server fault the SDK would retry', async () => {
     gw.setFaults({ errorRate: 1 });
-    const error = await failure(sdk.send(new GetConnectionCommand({ ConnectionId: id })));
+    const error = await sdkFailure(sdk.send(new GetConnectionCommand({ ConnectionId: id })));
     expect(error).to.be.instanceOf(ApiGatewayManagementApiServiceException);
     expect(error.name).to.equal('InternalServerErrorException');
     expect(error.$fault).to.equal('server');
@@ -97,14 +88,14 @@ describe('local gateway: fault injection', () => {
 
   it('counts every outcome in stats()', async () => {
     gw.setFaults({ goneRate: 1 });
-    await failure(post());
+    await sdkFailure(post());
     gw.setFaults({ throttleRate: 1 });
-    await failure(post());
+    await sdkFailure(post());
     gw.setFaults({ errorRate: 1 });
-    await failure(post());
+    await sdkFailure(post());
     gw.setFaults({});
     await post();
-    await failure(post('y'.repeat(200 * 1024)));
+    await sdkFailure(post('y'.repeat(200 * 1024)));
     expect(gw.stats()).to.deep.equal({ posts: 5, delivered: 1, gone: 1, throttled: 1, errors: 1, tooLarge: 1, deletes: 0, connections: 1 });
   });
 

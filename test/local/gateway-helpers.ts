@@ -1,5 +1,5 @@
 /** Shared helpers of the gateway tests: recording handlers, real ws clients, the real management SDK client. */
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, type ApiGatewayManagementApiServiceException } from '@aws-sdk/client-apigatewaymanagementapi';
 import WebSocket, { type ClientOptions } from 'ws';
 import type { Gateway, GatewayOptions, LambdaLike } from '../../local/gateway';
 import { startGateway } from '../../local/gateway';
@@ -135,4 +135,14 @@ export function managementClient(endpoint: string): ApiGatewayManagementApiClien
 export function lastConnectionId(rec: Recorder): string {
   const connects = rec.of('$connect');
   return connects[connects.length - 1].requestContext.connectionId;
+}
+
+/** The error a management API call fails with (fails the test if the call succeeds). */
+export async function sdkFailure(promise: Promise<unknown>): Promise<ApiGatewayManagementApiServiceException> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as ApiGatewayManagementApiServiceException;
+  }
+  throw new Error('the call succeeded');
 }

@@ -1,7 +1,6 @@
 /** Local gateway: the @connections management API, through the real @aws-sdk/client-apigatewaymanagementapi. */
 import {
   type ApiGatewayManagementApiClient,
-  ApiGatewayManagementApiServiceException,
   DeleteConnectionCommand,
   ForbiddenException,
   GetConnectionCommand,
@@ -12,16 +11,7 @@ import {
 import { expect } from 'chai';
 import { MAX_MESSAGE_BYTES } from '../../protocol/limits';
 import type { Gateway } from '../../local/gateway';
-import { Client, Gateways, Recorder, echoRoutes, lastConnectionId, managementClient } from './gateway-helpers';
-
-async function failure(promise: Promise<unknown>): Promise<ApiGatewayManagementApiServiceException> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as ApiGatewayManagementApiServiceException;
-  }
-  throw new Error('the call succeeded');
-}
+import { Client, Gateways, Recorder, echoRoutes, lastConnectionId, managementClient, sdkFailure } from './gateway-helpers';
 
 describe('local gateway: @connections management API', () => {
   const gateways = new Gateways();
@@ -70,7 +60,7 @@ describe('local gateway: @connections management API', () => {
     const { client, id } = await connected();
     await sdk.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(MAX_MESSAGE_BYTES, 'a') }));
     expect((await client.nth(0)).length).to.equal(MAX_MESSAGE_BYTES);
-    const error = await failure(sdk.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(MAX_MESSAGE_BYTES + 1, 'b') })));
+    const error = await sdkFailure(sdk.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(MAX_MESSAGE_BYTES + 1, 'b') })));
     expect(error).to.be.instanceOf(PayloadTooLargeException);
     expect(error.name).to.equal('PayloadTooLargeException');
     expect(error.$metadata.httpStatusCode).to.equal(413);
@@ -123,7 +113,7 @@ describe('local gateway: @connections management API', () => {
         new GetConnectionCommand({ ConnectionId: unknown }),
         new DeleteConnectionCommand({ ConnectionId: unknown }),
       ]) {
-        const error = await failure(sdk.send(command as any));
+        const error = await sdkFailure(sdk.send(command as any));
         expect(error, `${command.constructor.name} ${unknown}`).to.be.instanceOf(GoneException);
         expect(error.name).to.equal('GoneException');
         expect(error.$metadata.httpStatusCode).to.equal(410);
@@ -140,7 +130,7 @@ describe('local gateway: @connections management API', () => {
     const { client, id } = await connected();
     const wrongStage = managementClient(gw.managementEndpoint.replace(/\/local$/, '/prod'));
     clients.push(wrongStage);
-    const error = await failure(wrongStage.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('x') })));
+    const error = await sdkFailure(wrongStage.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('x') })));
     expect(error).to.be.instanceOf(ForbiddenException);
     expect(error.$metadata.httpStatusCode).to.equal(403);
     const raw = await fetch(`${gw.managementEndpoint}/somewhere-else`);

@@ -178,6 +178,23 @@ describe('local gateway: messages', () => {
     expect(rec.of('$disconnect')[0].requestContext.disconnectStatusCode).to.equal(1001);
   });
 
+  it('refuses a route that is not a function, or a missing twoWayRoutes, before listening', async () => {
+    const attempts: Array<[object, RegExp]> = [
+      [{ routes: { $default: 'handler.js' }, twoWayRoutes: new Set() }, /route \$default is not a function/],
+      [{ routes: {} }, /twoWayRoutes/],
+    ];
+    for (const [options, message] of attempts) {
+      let error: unknown;
+      try {
+        await gateways.start(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(TypeError);
+      expect((error as Error).message).to.match(message);
+    }
+  });
+
   it('refuses nonsensical limits with a clear error', async () => {
     for (const bad of [{ idleTimeoutMs: 0 }, { maxConnectionMs: -1 }, { maxMessageBytes: Number.NaN }]) {
       let error: unknown;
