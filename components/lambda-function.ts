@@ -8,7 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { ENV, METRICS_NAMESPACE } from '../protocol/env';
 import type { HandlerName } from '../protocol/routes';
 import { BUNDLE_FILE, bundleHandler } from './bundle';
-import { policyDocument, type PolicyStatement } from './policies/document';
+import { assumeRolePolicyFor, policyDocument, type PolicyStatement } from './policies/document';
 import { logGroupWriteStatement } from './policies/logs';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
@@ -63,10 +63,7 @@ export class LambdaFunction extends pulumi.ComponentResource {
       `${name}-role`,
       {
         description: `Runs the ${args.handler} handler`,
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-        }),
+        assumeRolePolicy: assumeRolePolicyFor('lambda.amazonaws.com'),
       },
       { parent: this },
     );

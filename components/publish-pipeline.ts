@@ -5,6 +5,7 @@
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { createHash } from 'node:crypto';
 import { PUBLISH_HANDLER } from '../protocol/routes';
 import { inputTransformerFor, type EventRule } from '../protocol/rules';
 import { LambdaFunction, type FunctionSettings, type LogLevel } from './lambda-function';
@@ -36,6 +37,27 @@ export interface PublishPipelineArgs {
 /** Lambda's rule: visibility ≥ 6 × function timeout (+ the batching window it may wait). */
 export function visibilityTimeoutFor(functionTimeoutSeconds: number, batchingWindowSeconds: number): number {
   return 6 * functionTimeoutSeconds + batchingWindowSeconds;
+}
+
+/** EventBridge rule names are at most 64 characters; rule names in config may be 40 on their own. */
+export const MAX_RULE_NAME = 64;
+
+/**
+ * A rule's physical name: readable, unique per stack and never over 64 characters (Pulumi's
+ * auto-naming would add 8 characters to an already long logical name).
+ */
+export function ruleName(component: string, rule: string): string {
+  const hash = createHash('sha256').update(`${pulumi.getProject()}/${pulumi.getStack()}/${component}/${rule}`).digest('hex').slice(0, 8);
+  return `${`${component}-${rule}`.slice(0, MAX_RULE_NAME - hash.length - 1)}-${hash}`;
+}
+
+interface QueueAlarm {
+  description: string;
+  metricName: string;
+  queue: aws.sqs.Queue;
+  threshold: number;
+  comparisonOperator: string;
+  evaluationPeriods: number;
 }
 
 export class PublishPipeline extends pulumi.ComponentResource {
@@ -76,7 +98,12 @@ export class PublishPipeline extends pulumi.ComponentResource {
       const transformer = inputTransformerFor(rule);
       const r = new aws.cloudwatch.EventRule(
         `${name}-rule-${rule.name}`,
-        { eventBusName, eventPattern: JSON.stringify(rule.eventPattern), description: `realtime: publish to ${rule.topic}` },
+        {
+          name: ruleName(name, rule.name),
+          eventBusName,
+          eventPattern: JSON.stringify(rule.eventPattern),
+          description: `realtime: publish to ${rule.topic}`,
+        },
         parent,
       );
       new aws.cloudwatch.EventTarget(
@@ -126,42 +153,41 @@ export class PublishPipeline extends pulumi.ComponentResource {
 
     // ---- alarms ----
     const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-    new aws.cloudwatch.MetricAlarm(
-      `${name}-dlq-alarm`,
-      {
-        alarmDescription: 'Publish messages failed every retry and are waiting in the dead-letter queue',
-        namespace: 'AWS/SQS',
-        metricName: 'ApproximateNumberOfMessagesVisible',
-        dimensions: { QueueName: this.deadLetterQueue.name },
-        statistic: 'Maximum',
-        period: 60,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
-        alarmActions: actions,
-        okActions: actions,
-      },
-      parent,
-    );
-    new aws.cloudwatch.MetricAlarm(
-      `${name}-age-alarm`,
-      {
-        alarmDescription: 'Publish messages wait too long: the publish function is failing, throttled or capped',
-        namespace: 'AWS/SQS',
-        metricName: 'ApproximateAgeOfOldestMessage',
-        dimensions: { QueueName: this.queue.name },
-        statistic: 'Maximum',
-        period: 60,
-        evaluationPeriods: 3,
-        threshold: args.oldestMessageAlarmSeconds ?? 300,
-        comparisonOperator: 'GreaterThanOrEqualToThreshold',
-        treatMissingData: 'notBreaching',
-        alarmActions: actions,
-        okActions: actions,
-      },
-      parent,
-    );
+    const queueAlarm = (suffix: string, alarm: QueueAlarm) =>
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${suffix}`,
+        {
+          alarmDescription: alarm.description,
+          namespace: 'AWS/SQS',
+          metricName: alarm.metricName,
+          dimensions: { QueueName: alarm.queue.name },
+          statistic: 'Maximum',
+          period: 60,
+          evaluationPeriods: alarm.evaluationPeriods,
+          threshold: alarm.threshold,
+          comparisonOperator: alarm.comparisonOperator,
+          treatMissingData: 'notBreaching',
+          alarmActions: actions,
+          okActions: actions,
+        },
+        parent,
+      );
+    queueAlarm('dlq-alarm', {
+      description: 'Publish messages failed every retry and are waiting in the dead-letter queue',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      queue: this.deadLetterQueue,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      evaluationPeriods: 1,
+    });
+    queueAlarm('age-alarm', {
+      description: 'Publish messages wait too long: the publish function is failing, throttled or capped',
+      metricName: 'ApproximateAgeOfOldestMessage',
+      queue: this.queue,
+      threshold: args.oldestMessageAlarmSeconds ?? 300,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      evaluationPeriods: 3,
+    });
 
     this.queueUrl = this.queue.url;
     this.queueArn = this.queue.arn;

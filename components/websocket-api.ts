@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { AUTHORIZER_HANDLER, LAMBDA_ROUTES, MOCK_ROUTES, ROUTE_SELECTION_EXPRESSION, type HandlerName } from '../protocol/routes';
 import { LambdaFunction, type FunctionSettings, type LogLevel } from './lambda-function';
 import { apiGatewayLogsStatement } from './policies/api-gateway-logs';
-import { policyDocument, type ArnContext } from './policies/document';
+import { assumeRolePolicyFor, policyDocument, type ArnContext } from './policies/document';
 
 export type RouteHandlerName = (typeof LAMBDA_ROUTES)[number]['handler'];
 
@@ -296,10 +296,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
       `${name}-apigw-logs-role`,
       {
         description: 'API Gateway writes execution and access logs to CloudWatch Logs',
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-        }),
+        assumeRolePolicy: assumeRolePolicyFor('apigateway.amazonaws.com'),
       },
       { parent: this, retainOnDelete: true },
     );

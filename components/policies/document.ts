@@ -31,6 +31,14 @@ export function policyDocument(statements: readonly pulumi.Input<PolicyStatement
   });
 }
 
+/** A role's trust policy: only this AWS service may assume it. */
+export function assumeRolePolicyFor(service: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
+  });
+}
+
 /** The identity of the account and region a stack deploys into, for building ARNs. */
 export interface ArnContext {
   partition: pulumi.Input<string>;

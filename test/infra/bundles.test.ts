@@ -22,7 +22,9 @@ function loadBundle(file: string, env: Record<string, string>): Record<string, u
   }
 }
 
-describe('infra: function bundles', () => {
+describe('infra: function bundles', function () {
+  // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
+  this.timeout(120_000);
   let dir: string;
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'realtime-bundles-'));

@@ -16,7 +16,9 @@ import { API_ID, AUTH_SSM, REGION, functionParts, runProgram, type ProgramRun } 
 const ROOT = path.resolve(__dirname, '../..');
 const readYaml = (file: string) => parse(readFileSync(path.join(ROOT, file), 'utf8')) as Record<string, any>;
 
-describe('infra: stack configuration', () => {
+describe('infra: stack configuration', function () {
+  // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
+  this.timeout(120_000);
   describe('Pulumi.yaml', () => {
     const project = readYaml('Pulumi.yaml');
 

@@ -15,7 +15,9 @@ const COMPONENTS = {
   fn: 'realtime:components:LambdaFunction',
 };
 
-describe('infra: resource graph (default config)', () => {
+describe('infra: resource graph (default config)', function () {
+  // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
+  this.timeout(120_000);
   let run: ProgramRun;
   before(async () => {
     run = await runProgram();

@@ -18,7 +18,9 @@ import {
   type ProgramRun,
 } from './harness';
 
-describe('infra: least-privilege IAM', () => {
+describe('infra: least-privilege IAM', function () {
+  // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
+  this.timeout(120_000);
   let run: ProgramRun;
   let tableArn: string;
   let queueArn: string;

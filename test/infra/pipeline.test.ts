@@ -9,7 +9,9 @@ const RULES: EventRule[] = [
 ];
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-3:123456789012:ops';
 
-describe('infra: publish pipeline', () => {
+describe('infra: publish pipeline', function () {
+  // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
+  this.timeout(120_000);
   let run: ProgramRun;
   let queue: Recorded;
   let dlq: Recorded;
@@ -74,6 +76,9 @@ describe('infra: publish pipeline', () => {
     const rules = run.ofType('aws:cloudwatch/eventRule:EventRule');
     const targets = run.ofType('aws:cloudwatch/eventTarget:EventTarget');
     expect(rules.map((r) => r.name)).to.deep.equal(RULES.map((r) => `realtime-pipeline-rule-${r.name}`));
+    for (const [i, r] of rules.entries()) {
+      expect(r.inputs.name).to.match(new RegExp(`^realtime-pipeline-${RULES[i].name}-[0-9a-f]{8}$`));
+    }
     RULES.forEach((rule, i) => {
       expect(rules[i].inputs.eventBusName).to.equal('shop');
       expect(JSON.parse(rules[i].inputs.eventPattern)).to.deep.equal(rule.eventPattern);
@@ -131,6 +136,14 @@ describe('infra: publish pipeline', () => {
         okActions: [ALARM_TOPIC],
       },
     ]);
+  });
+
+  it("keeps rule names within EventBridge's 64 characters, however long the configured name", async () => {
+    const long = 'x'.repeat(40);
+    const r = await runProgram({ eventRules: [{ name: long, eventPattern: { source: ['a'] }, topic: 't' }] });
+    const [rule] = r.ofType('aws:cloudwatch/eventRule:EventRule');
+    expect(rule.inputs.name.length).to.be.at.most(64);
+    expect(rule.inputs.name).to.match(/^realtime-pipeline-x+-[0-9a-f]{8}$/);
   });
 
   it('exports the configured bus', () => {

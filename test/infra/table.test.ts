@@ -3,7 +3,9 @@ import { expect } from 'chai';
 import { TABLE } from '../../protocol/table';
 import { runProgram, type Recorded } from './harness';
 
-describe('infra: connections table', () => {
+describe('infra: connections table', function () {
+  // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
+  this.timeout(120_000);
   let table: Recorded;
   before(async () => {
     table = (await runProgram()).named('aws:dynamodb/table:Table', 'realtime-connections-table');

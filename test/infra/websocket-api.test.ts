@@ -6,7 +6,9 @@ import { ACCOUNT, API_ID, REGION, functionParts, runProgram, type ProgramRun, ty
 
 const EXECUTION_ARN = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}`;
 
-describe('infra: WebSocket API', () => {
+describe('infra: WebSocket API', function () {
+  // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
+  this.timeout(120_000);
   let run: ProgramRun;
   let routes: Recorded[];
   let integrations: Recorded[];
