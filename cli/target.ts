@@ -5,12 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { stackOutputsSchema, type StackOutputs } from '../protocol/outputs';
+import { DEFAULT_PORTS } from '../local/cli-options';
 import { LOCAL_CREDENTIALS, LOCAL_HOST, LOCAL_REGION } from '../local/constants';
 import { CliError, describeError } from './errors';
 
-/** The demo server's port when `npm start` runs with its defaults. */
-export const DEFAULT_LOCAL_PORT = 8080;
-export const DEFAULT_LOCAL_URL = `http://${LOCAL_HOST}:${DEFAULT_LOCAL_PORT}`;
+/** The demo server when `npm start` runs with its default ports. */
+export const DEFAULT_LOCAL_URL = `http://${LOCAL_HOST}:${DEFAULT_PORTS.demo}`;
 export const LOCAL_ENV = 'REALTIME_LOCAL';
 
 export interface TargetFlags {

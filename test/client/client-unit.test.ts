@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage } from '../../client';
 import { backoffDelay } from '../../client/backoff';
 import { RecentIds } from '../../client/recent-ids';
-import { FakeServer, until, type FakeServerOptions } from './fake-server';
+import { FakeServer, type FakeServerOptions } from './fake-server';
+import { eventually as until } from './local-helpers';
 
 describe('client (against an in-test server)', () => {
   let server: FakeServer;

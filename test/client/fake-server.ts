@@ -95,12 +95,3 @@ export class FakeServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }
-
-/** Resolves when `predicate` holds, polling every 10 ms; rejects with `what` after `timeoutMs`. */
-export async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

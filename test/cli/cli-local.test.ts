@@ -1,0 +1,149 @@
+/**
+ * The CLI end to end as spawned processes against a local system started here: publish (SQS and
+ * --via events) reaches a running `listen`; status reads the real depths and subscription count.
+ */
+import { expect } from 'chai';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { RealtimeClient } from '../../client';
+import { startLocal, type LocalSystem } from '../../local/system';
+import { DIRECT_PUBLISH_RULE } from '../../protocol/direct-publish';
+import { ENV } from '../../protocol/env';
+import { eventually, sendEnvelope } from '../client/local-helpers';
+import { collect, runCli, startCli, waitForOutput } from './run-cli';
+
+interface Line {
+  topic: string;
+  id: string;
+  data: unknown;
+  publishedAt: string;
+}
+
+describe('realtime CLI against the local mode (spawned)', function () {
+  this.timeout(40_000);
+  let system: LocalSystem;
+  let env: Record<string, string>;
+  let children: ChildProcess[] = [];
+  let dir: string;
+
+  beforeEach(async () => {
+    system = await startLocal({ quiet: true, eventRules: [DIRECT_PUBLISH_RULE] });
+    env = { REALTIME_LOCAL: system.outputs.demoUrl! };
+    dir = await mkdtemp(path.join(tmpdir(), 'realtime-cli-'));
+  });
+
+  afterEach(async () => {
+    children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
+    children = [];
+    await system.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function listen(args: string[]): ChildProcess {
+    const child = startCli(['listen', ...args], env);
+    children.push(child);
+    return child;
+  }
+
+  it('publish through SQS and through EventBridge: a running listen prints both as JSON lines', async () => {
+    const listener = listen(['cli/orders', 'cli/other', '--count', '2']);
+    await waitForOutput(listener.stderr!, /listening on cli\/orders, cli\/other/);
+    const done = collect(listener);
+
+    const viaSqs = await runCli(['publish', 'cli/orders', '{"hello":1}'], { env });
+    expect(viaSqs.code, viaSqs.stderr).to.equal(0);
+    const sqsId = viaSqs.stdout.trim();
+    expect(sqsId).to.match(/^[0-9a-f-]{36}$/);
+
+    const viaEvents = await runCli(['publish', 'cli/other', '{"n":[2]}', '--via', 'events'], { env });
+    expect(viaEvents.code, viaEvents.stderr).to.equal(0);
+    const eventId = viaEvents.stdout.trim();
+
+    const result = await done;
+    expect(result.code, result.stderr).to.equal(0);
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+    const byId = Object.fromEntries(lines.map((l) => [l.id, l]));
+    expect(Object.keys(byId).sort()).to.deep.equal([sqsId, eventId].sort());
+    expect(byId[sqsId]).to.include({ topic: 'cli/orders' });
+    expect(byId[sqsId].data).to.deep.equal({ hello: 1 });
+    expect(byId[eventId]).to.include({ topic: 'cli/other' });
+    expect(byId[eventId].data).to.deep.equal({ n: [2] });
+    expect(Date.parse(byId[sqsId].publishedAt)).to.be.a('number').and.not.NaN;
+  });
+
+  it('publish reads @file and stdin, and --id becomes the message id', async () => {
+    const listener = listen(['cli/files', '--count', '2']);
+    await waitForOutput(listener.stderr!, /listening on/);
+    const done = collect(listener);
+    const file = path.join(dir, 'order.json');
+    await writeFile(file, '{"from":"file"}');
+
+    const fromFile = await runCli(['publish', 'cli/files', `@${file}`, '--id', 'order-1'], { env });
+    expect(fromFile.code, fromFile.stderr).to.equal(0);
+    expect(fromFile.stdout).to.equal('order-1\n');
+    const fromStdin = await runCli(['publish', 'cli/files', '-', '--id', 'order-2'], { env, input: '["from","stdin"]' });
+    expect(fromStdin.stdout).to.equal('order-2\n');
+
+    const lines = (await done).stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+    expect(lines.map((l) => [l.id, l.data]).sort()).to.deep.equal([
+      ['order-1', { from: 'file' }],
+      ['order-2', ['from', 'stdin']],
+    ]);
+  });
+
+  it('listen exits 1 with one line when the server refuses a topic', async () => {
+    // A server configured for short topics: the CLI's own check (default limits) lets it through.
+    await system.stop();
+    system = await startLocal({ quiet: true, env: { [ENV.maxTopicLength]: '10' } });
+    env = { REALTIME_LOCAL: system.outputs.demoUrl! };
+    const result = await collect(listen(['short', 'much/too/long/for/this/server']));
+    expect(result.code).to.equal(1);
+    expect(result.stderr.trim().split('\n')).to.have.length(1);
+    expect(result.stderr).to.match(/^realtime: subscribe refused: INVALID_TOPIC: .*\(much\/too\/long\/for\/this\/server\)$/m);
+  });
+
+  it('status prints the queue and DLQ depths and the subscription count', async () => {
+    const { outputs } = system;
+    await sendEnvelope(outputs, { topic: 'later', data: 1 }, { DelaySeconds: 900 });
+    await sendEnvelope(outputs, { topic: 'dead', data: 1 }, { QueueUrl: outputs.dlqUrl });
+    await sendEnvelope(outputs, { topic: 'dead', data: 2 }, { QueueUrl: outputs.dlqUrl });
+    const client = new RealtimeClient({ url: outputs.websocketUrl });
+    try {
+      await Promise.all(['s/1', 's/2', 's/3'].map((t) => client.subscribe(t, () => undefined)));
+
+      const json = await runCli(['status', '--json'], { env });
+      expect(json.code, json.stderr).to.equal(0);
+      const status = JSON.parse(json.stdout) as { local: boolean; queue: object; deadLetters: object; subscriptions: number };
+      expect(status.local).to.equal(true);
+      expect(status.queue).to.deep.equal({ waiting: 0, inFlight: 0, delayed: 1 });
+      expect(status.deadLetters).to.deep.equal({ waiting: 2, inFlight: 0, delayed: 0 });
+      expect(status.subscriptions).to.equal(3);
+
+      await client.unsubscribe('s/3');
+      const text = await runCli(['status'], { env });
+      expect(text.code, text.stderr).to.equal(0);
+      expect(text.stdout).to.match(/^queue +0 waiting, 0 in flight, 1 delayed$/m);
+      expect(text.stdout).to.match(/^dead letters +2 waiting, 0 in flight, 0 delayed$/m);
+      expect(text.stdout).to.match(/^subscriptions +2 \(Scan of index byTopic\)$/m);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('flags alone (no local config) are enough: publish with --queue-url and the endpoint from the environment', async () => {
+    const { outputs } = system;
+    const listener = listen(['cli/flags', '--count', '1']);
+    await waitForOutput(listener.stderr!, /listening on/);
+    const done = collect(listener);
+    const result = await runCli(['publish', 'cli/flags', '{"by":"flags"}', '--queue-url', outputs.queueUrl, '--region', 'us-east-1'], {
+      // No REALTIME_LOCAL: the SDK finds the endpoint the way a backend's does.
+      env: { AWS_ENDPOINT_URL_SQS: outputs.sqsEndpoint!, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+    });
+    expect(result.code, result.stderr).to.equal(0);
+    const [line] = (await done).stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+    expect(line.data).to.deep.equal({ by: 'flags' });
+    await eventually(async () => (await runCli(['status', '--json'], { env })).stdout.includes('"subscriptions":0'), 'the listener unsubscribed on exit');
+  });
+});
