@@ -308,6 +308,7 @@ export class Engine {
 
   /** A timer close() can cut short (management API latency). */
   sleep(ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
     return new Promise((resolve) => {
       const sleeper = {
         timer: setTimeout(() => {

@@ -33,11 +33,11 @@ export function sourceIpOf(req: IncomingMessage): string {
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
 function refuseUpgrade(socket: Duplex, status: number, body: string): void {
+  socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-  socket.once('finish', () => socket.destroy());
 }
 
 /** The close code and reason $disconnect reports when ws refuses what the client sent (too big, bad UTF-8, ...). */
