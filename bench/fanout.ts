@@ -12,7 +12,7 @@
  *   sequential baselines/sequential.ts: one post after another (extrapolated past a cap).
  * Latency per subscriber = its first receipt − the moment the publish was sent.
  */
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { makeHandler as makePublishHandler } from '../functions/handlers/publish';
 import { lambdaContext, type GatewayStats } from '../local/gateway';
 import { ENV } from '../protocol/env';
@@ -90,6 +90,14 @@ export function fanoutTopic(subscribers: number): string {
   return `bench/fanout-${subscribers}`;
 }
 
+interface Publisher {
+  /** Publishes message `id`; resolves with what the publisher answered. */
+  send(id: string): Promise<string>;
+  quietMs?: number;
+  /** Runs after the receipts are in; its answer replaces send's. */
+  finish?(): Promise<string>;
+}
+
 /** A run ends this long after its last receipt when not every subscriber got the message. */
 const QUIET_MS = 500;
 
@@ -115,36 +123,73 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
   let runNumber = 0;
   const nextId = (label: string) => `bench-${++runNumber}-${label}`;
 
-  /** One measured publish: start the clock, let `send` publish, wait for receipts. */
-  async function measure(subscribers: number, label: string, send: (id: string) => Promise<string>): Promise<{ result: DeliverySummary; answer: string }> {
+  /** Waits until the gateway has seen no post for a while: nothing of an earlier run is still in flight. */
+  async function quiesce(): Promise<void> {
+    let last = (await side.stats()).posts;
+    for (let still = 0; still < 3; ) {
+      await sleep(100);
+      const now = (await side.stats()).posts;
+      still = now === last ? still + 1 : 0;
+      last = now;
+    }
+  }
+
+  /**
+   * One measured publish: start the clock, let `send` publish, wait for the receipts, let
+   * `finish` tidy up. `quietMs`: how long without a receipt ends an incomplete run.
+   */
+  async function measure(subscribers: number, label: string, publisher: Publisher): Promise<{ result: DeliverySummary; answer: string }> {
+    await quiesce();
     const id = nextId(label);
     await side.expect(id, subscribers);
     const sentAt = wallClockMs();
-    const answer = await Promise.race([
-      send(id).catch((error: unknown) => `threw: ${(error as Error).message}`),
+    let answer = await Promise.race([
+      publisher.send(id).catch((error: unknown) => `threw: ${(error as Error).message}`),
       sleep(settings.runDeadlineMs).then(() => `still running after ${settings.runDeadlineMs} ms`),
     ]);
-    const result = await side.wait(id, sentAt, QUIET_MS, settings.runDeadlineMs);
+    const result = await side.wait(id, sentAt, publisher.quietMs ?? QUIET_MS, settings.runDeadlineMs);
+    if (publisher.finish) answer = await publisher.finish();
     progress(`  ${label}: ${result.delivered}/${subscribers} delivered in ${Math.round(result.durationMs)} ms`);
     return { result, answer };
   }
 
-  const invokeOurs = (c: number, topic: string) => async (id: string) => {
-    const body = JSON.stringify({ topic, id, data: benchData(id) });
-    const response = await oursAt(c)(sqsEventOf(body, outputs.queueArn, target.region), benchContext());
-    const failures = 'batchItemFailures' in response ? response.batchItemFailures.length : 0;
-    return failures === 0 ? 'all records succeeded' : `${failures} record(s) reported failed`;
+  const invokeOurs = (c: number, topic: string): Publisher => ({
+    send: async (id) => {
+      const body = JSON.stringify({ topic, id, data: benchData(id) });
+      const response = await oursAt(c)(sqsEventOf(body, outputs.queueArn, target.region), benchContext());
+      const failures = 'batchItemFailures' in response ? response.batchItemFailures.length : 0;
+      return failures === 0 ? 'record succeeded' : 'record reported failed (SQS would retry it)';
+    },
+  });
+  // SQS redelivers a failed record after the visibility timeout: a run is over only when no
+  // receipt came for longer than that.
+  const visibilityMs = await visibilityTimeoutMs(sqs, outputs.queueUrl);
+  const viaQueue = (topic: string): Publisher => {
+    let deadLettersBefore = 0;
+    return {
+      send: async (id) => {
+        deadLettersBefore = await queueDepth(sqs, outputs.dlqUrl);
+        await sqs.send(new SendMessageCommand({ QueueUrl: outputs.queueUrl, MessageBody: JSON.stringify({ topic, id, data: benchData(id) }) }));
+        return 'sent';
+      },
+      quietMs: visibilityMs + 2000,
+      finish: async () => {
+        if (await queueDrained(sqs, outputs.queueUrl, 5000)) {
+          return (await queueDepth(sqs, outputs.dlqUrl)) > deadLettersBefore ? 'record failed every receive, moved to the DLQ' : 'record succeeded';
+        }
+        // Still failing and retried by SQS: stop it here, or it would pollute the next run.
+        await sqs.send(new PurgeQueueCommand({ QueueUrl: outputs.queueUrl }));
+        return 'record still failing and retried by SQS (purged)';
+      },
+    };
   };
-  const viaQueue = (topic: string) => async (id: string) => {
-    await sqs.send(new SendMessageCommand({ QueueUrl: outputs.queueUrl, MessageBody: JSON.stringify({ topic, id, data: benchData(id) }) }));
-    await queueDrained(sqs, outputs.queueUrl, settings.runDeadlineMs);
-    return 'queue drained';
-  };
-  const viaArticle = (publisher: ArticlePublisher, topic: string) => async (id: string) => {
-    const answer = await publisher.publish(topic, frameFor(topic, id));
-    await publisher.settled();
-    return `HTTP ${answer.statusCode}`;
-  };
+  const viaArticle = (publisher: ArticlePublisher, topic: string): Publisher => ({
+    send: async (id) => {
+      const answer = await publisher.publish(topic, frameFor(topic, id));
+      await publisher.settled();
+      return `HTTP ${answer.statusCode}`;
+    },
+  });
 
   const rows: FanoutRow[] = [];
   const throttleRows: ThrottleRow[] = [];
@@ -173,12 +218,14 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
       if (n <= settings.sequentialMaxPosts || !sequentialSample) {
         const posts = Math.min(n, settings.sequentialMaxPosts);
         let postingMs = 0;
-        const s = await measure(posts, `sequential (${posts} posts)`, async (id) => {
-          const started = performance.now();
-          const out = await sequential.publish(topic, frameFor(topic, id), posts);
-          postingMs = out.postingMs;
-          sequentialSample = { postingMsPerPost: out.postingMs / Math.max(1, out.posted), queryMs: performance.now() - started - out.postingMs };
-          return `${out.posted} posted, ${out.failed} failed`;
+        const s = await measure(posts, `sequential (${posts} posts)`, {
+          send: async (id) => {
+            const started = performance.now();
+            const out = await sequential.publish(topic, frameFor(topic, id), posts);
+            postingMs = out.postingMs;
+            sequentialSample = { postingMsPerPost: out.postingMs / Math.max(1, out.posted), queryMs: performance.now() - started - out.postingMs };
+            return `${out.posted} posted, ${out.failed} failed`;
+          },
         });
         if (posts === n) rows.push({ subscribers: n, approach: 'sequential', concurrency: 1, ...s, boundPerSecond: bound(1), estimated: false });
         else rows.push({ subscribers: n, approach: 'sequential', concurrency: 1, result: extrapolate(n, sequentialSample!), answer: `extrapolated from ${posts} posts in ${Math.round(postingMs)} ms`, boundPerSecond: bound(1), estimated: true });
@@ -190,11 +237,12 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
     const { subscribers: tn, perSecond } = settings.throttle;
     const topic = fanoutTopic(tn);
     progress(`throttling: ${tn.toLocaleString('en-US')} subscribers, rate limit ${perSecond} posts/s, ${settings.latencyMs} ms per call`);
-    const throttled = async (approach: Approach, variant: string, send: (id: string) => Promise<string>) => {
+    const throttled = async (approach: Approach, variant: string, publisher: Publisher) => {
+      await quiesce();
       // setFaults starts a fresh, full token bucket: every run meets the same limit.
       await side.setFaults({ latencyMs: settings.latencyMs, rateLimit: { perSecond } });
       const before = await side.stats();
-      const m = await measure(tn, `throttled ${approach} ${variant}`, send);
+      const m = await measure(tn, `throttled ${approach} ${variant}`, publisher);
       const delta = statsDelta(before, await side.stats());
       throttleRows.push({ approach, variant, subscribers: tn, ...m, posts: delta.posts, throttled: delta.throttled });
     };
@@ -296,14 +344,27 @@ async function seedSubscriptions(target: BaselineTarget, ids: readonly string[],
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-/** Resolves once the queue holds no message, visible or in flight. */
-async function queueDrained(sqs: SQSClient, queueUrl: string, deadlineMs: number): Promise<void> {
+async function visibilityTimeoutMs(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }));
+  const seconds = Number(Attributes?.VisibilityTimeout);
+  if (!Number.isFinite(seconds)) throw new Error(`the publish queue reports no VisibilityTimeout (${JSON.stringify(Attributes)})`);
+  return seconds * 1000;
+}
+
+/** Messages in the queue, visible or in flight. */
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes: a = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+/** True once the queue holds no message, visible or in flight; false at the deadline. */
+async function queueDrained(sqs: SQSClient, queueUrl: string, deadlineMs: number): Promise<boolean> {
   const deadline = Date.now() + deadlineMs;
   while (Date.now() < deadline) {
-    const { Attributes: a = {} } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-    );
-    if (Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) === 0) return;
+    if ((await queueDepth(sqs, queueUrl)) === 0) return true;
     await sleep(100);
   }
+  return false;
 }

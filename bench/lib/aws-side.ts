@@ -36,13 +36,14 @@ export interface AwsSide {
   stop(): Promise<void>;
 }
 
-/** tsx registers itself through execArgv (`tsx run.ts`) or a require hook (mocha): a worker needs one of them. */
-function workerExecArgv(): string[] {
-  return process.execArgv.some((arg) => arg.includes('tsx')) ? process.execArgv : [...process.execArgv, '--require', 'tsx/cjs'];
-}
+/**
+ * The worker runs TypeScript through tsx's CommonJS hook, whether the main thread was started
+ * by `tsx run.ts` (whose ESM loader flags do not work in a worker) or by mocha's `tsx/cjs`.
+ */
+const WORKER_EXEC_ARGV = ['--require', 'tsx/cjs'];
 
 export async function startAwsSide(options: AwsSideOptions): Promise<AwsSide> {
-  const worker = new Worker(path.join(__dirname, 'aws-side-worker.ts'), { workerData: options, execArgv: workerExecArgv() });
+  const worker = new Worker(path.join(__dirname, 'aws-side-worker.ts'), { workerData: options, execArgv: WORKER_EXEC_ARGV });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let seq = 0;
   let failure: Error | undefined;

@@ -1,43 +1,25 @@
-/** An in-process dynalite with the connections table, for benchmarks that need only DynamoDB. */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_HOST, LOCAL_REGION } from '../../local/constants';
-import { createTableInput } from '../../protocol/table';
+/** The local mode's embedded dynalite with the connections table, plus a client, for benchmarks that need only DynamoDB. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
+import { startDynamo } from '../../local/dynamo';
 
-// dynalite ships no types; declaring the module here could clash with local/'s declaration.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite: (options: Record<string, unknown>) => Server = require('dynalite');
-
-
-export interface LocalDynamo {
+export interface BenchDynamo {
   endpoint: string;
   tableName: string;
   client: DynamoDBClient;
   close(): Promise<void>;
 }
 
-export async function startLocalDynamo(tableName = 'bench-connections'): Promise<LocalDynamo> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOCAL_HOST, () => resolve());
-  });
-  const endpoint = `http://${LOCAL_HOST}:${(server.address() as AddressInfo).port}`;
-  const client = dynamoClient(endpoint);
-  try {
-    await client.send(new CreateTableCommand(createTableInput(tableName)));
-  } catch (err) {
-    server.close();
-    throw err;
-  }
+export async function startLocalDynamo(tableName = 'bench-connections'): Promise<BenchDynamo> {
+  const dynamo = await startDynamo({ tableName });
+  const client = dynamoClient(dynamo.endpoint);
   return {
-    endpoint,
+    endpoint: dynamo.endpoint,
     tableName,
     client,
     close: async () => {
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await dynamo.close();
     },
   };
 }
