@@ -20,13 +20,17 @@ export interface ResourcePolicyStatement extends PolicyStatement {
   Principal: '*' | { Service: string } | { AWS: pulumi.Input<string> };
 }
 
+/** Our rules for any statement: it names resources, and never `*`. Throws naming the statement. */
+export function checkStatement(s: { Sid?: string; Action: string[]; Resource: string[] }): void {
+  const name = s.Sid ?? s.Action.join(',');
+  // A statement with no resource would make AWS reject the whole policy at deploy time.
+  if (s.Resource.length === 0) throw new Error(`IAM statement ${name} names no resource`);
+  if (s.Resource.some((r) => r === '*')) throw new Error(`IAM statement ${name} uses "*" as a resource`);
+}
+
 export function policyDocument(statements: readonly pulumi.Input<PolicyStatement | ResourcePolicyStatement>[]): pulumi.Output<string> {
   return pulumi.output(statements).apply((resolved) => {
-    for (const s of resolved) {
-      // A statement with no resource would make AWS reject the whole policy at deploy time.
-      if (s.Resource.length === 0) throw new Error(`IAM statement ${s.Sid ?? s.Action.join(',')} names no resource`);
-      if (s.Resource.some((r) => r === '*')) throw new Error(`IAM statement ${s.Sid ?? s.Action.join(',')} uses "*" as a resource`);
-    }
+    resolved.forEach(checkStatement);
     return JSON.stringify({ Version: '2012-10-17', Statement: resolved });
   });
 }
