@@ -43,7 +43,8 @@ export function bundleHandler(handler: HandlerName): Bundle {
     // Prefer packages' ES module builds: esbuild can drop what the handler never uses.
     mainFields: ['module', 'main'],
     write: false,
-    // Readable stack traces in CloudWatch; the size cost is small next to the SDK.
+    // Readable stack traces in CloudWatch; the size cost is small next to the SDK. The tests also
+    // read the `// <path>` module headers to check each role against the calls the code makes.
     minify: false,
     keepNames: true,
     legalComments: 'none',

@@ -123,4 +123,68 @@ describe('infra: least-privilege IAM', function () {
       }
     });
   });
+
+  describe('matches the AWS calls in the shipped code', () => {
+    /** SDK command → the IAM action it needs. An unknown command fails the test: map it, then grant it. */
+    const ACTION_OF_COMMAND: Record<string, string> = {
+      PutCommand: 'dynamodb:PutItem',
+      PutItemCommand: 'dynamodb:PutItem',
+      GetCommand: 'dynamodb:GetItem',
+      GetItemCommand: 'dynamodb:GetItem',
+      QueryCommand: 'dynamodb:Query',
+      ScanCommand: 'dynamodb:Scan',
+      DeleteCommand: 'dynamodb:DeleteItem',
+      DeleteItemCommand: 'dynamodb:DeleteItem',
+      UpdateCommand: 'dynamodb:UpdateItem',
+      UpdateItemCommand: 'dynamodb:UpdateItem',
+      BatchWriteCommand: 'dynamodb:BatchWriteItem',
+      BatchWriteItemCommand: 'dynamodb:BatchWriteItem',
+      BatchGetCommand: 'dynamodb:BatchGetItem',
+      BatchGetItemCommand: 'dynamodb:BatchGetItem',
+      PostToConnectionCommand: 'execute-api:ManageConnections',
+      GetConnectionCommand: 'execute-api:ManageConnections',
+      DeleteConnectionCommand: 'execute-api:ManageConnections',
+      GetParameterCommand: 'ssm:GetParameter',
+      GetSecretValueCommand: 'secretsmanager:GetSecretValue',
+      SendMessageCommand: 'sqs:SendMessage',
+      PutEventsCommand: 'events:PutEvents',
+    };
+
+    /**
+     * The commands the repository's own code sends, from the bundle: esbuild (not minified) heads
+     * each module with `// <path>` and drops what the handler never uses, so a helper's unused
+     * calls do not count.
+     */
+    function actionsInCode(code: string): string[] {
+      const ours = code.split(/^(?=\/\/ \S+\.[cm]?[jt]s$)/m).filter((section) => /^\/\/ (functions|protocol)\//.test(section));
+      const commands = new Set(ours.flatMap((s) => [...s.matchAll(/new (?:import_\w+\.)?(\w+?Command)\d*\(/g)].map((m) => m[1])));
+      return [...commands].map((c) => {
+        expect(ACTION_OF_COMMAND, `the code sends ${c}: add its IAM action here and grant it`).to.have.property(c);
+        return ACTION_OF_COMMAND[c];
+      });
+    }
+
+    /** Granted actions, without what is not a call of the code: its logs, and SQS polling by the event source mapping. */
+    async function grantedActions(r: ProgramRun, handler: string): Promise<string[]> {
+      const { policy } = await functionParts(r, handler);
+      const notCalls = /^(logs:(CreateLogStream|PutLogEvents)|sqs:(ReceiveMessage|DeleteMessage|GetQueueAttributes|ChangeMessageVisibility)|kms:Decrypt)$/;
+      return [...new Set(statementsOf(policy.inputs.policy).flatMap((s) => asList(s.Action)))].filter((a) => !notCalls.test(a)).sort();
+    }
+
+    for (const handler of Object.keys(expected)) {
+      it(`${handler}: grants exactly the actions of the calls its bundle makes`, async () => {
+        const { code } = await functionParts(run, handler);
+        expect(await grantedActions(run, handler)).to.deep.equal([...new Set(actionsInCode(code))].sort());
+      });
+    }
+
+    it('authorizer: grants one of the secret reads its bundle can make, the one configured', async () => {
+      const ssm = await runProgram(AUTH_SSM);
+      const inCode = actionsInCode((await functionParts(ssm, 'authorizer')).code);
+      expect(inCode).to.have.members(['ssm:GetParameter', 'secretsmanager:GetSecretValue']);
+      expect(await grantedActions(ssm, 'authorizer')).to.deep.equal(['ssm:GetParameter']);
+      expect(await grantedActions(await runProgram(AUTH_SECRETS_MANAGER), 'authorizer')).to.deep.equal(['secretsmanager:GetSecretValue']);
+      expect(await grantedActions(await runProgram(AUTH_JWKS), 'authorizer')).to.deep.equal([]);
+    });
+  });
 });
