@@ -78,6 +78,10 @@ async function publishViaEvents(envelope: PublishEnvelope, options: PublishOptio
     if (!entry?.EventId || result.FailedEntryCount) {
       throw new CliError(`PutEvents refused the event: ${entry?.ErrorCode ?? 'unknown error'} ${entry?.ErrorMessage ?? ''}`.trim());
     }
+    if (options.detailType === DIRECT_PUBLISH_DETAIL_TYPE) {
+      // PutEvents accepts events no rule matches; say what delivery depends on.
+      process.stderr.write(`note: delivered only if a rule on ${target.outputs.eventBusName} matches detail-type "${DIRECT_PUBLISH_DETAIL_TYPE}" (DIRECT_PUBLISH_RULE in protocol/direct-publish.ts)\n`);
+    }
     return entry.EventId;
   } catch (err) {
     if (err instanceof CliError) throw err;

@@ -51,7 +51,7 @@ describe('demo page in headless Chromium', function () {
 
   /** The messages table as [topic, id, data] rows. */
   function rows(page: Page): Promise<string[][]> {
-    return page.$$eval('#messages tr', (trs) => trs.map((tr) => [...tr.cells].slice(1).map((td) => td.textContent ?? '')));
+    return page.$$eval('#messages tr', (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells).slice(1).map((td) => td.textContent ?? '')));
   }
 
   it('two pages subscribe; messages from the CLI and from the page reach both', async () => {

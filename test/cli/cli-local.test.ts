@@ -11,7 +11,7 @@ import { RealtimeClient } from '../../client';
 import { startLocal, type LocalSystem } from '../../local/system';
 import { DIRECT_PUBLISH_RULE } from '../../protocol/direct-publish';
 import { ENV } from '../../protocol/env';
-import { eventually, sendEnvelope } from '../client/local-helpers';
+import { connectionsOn, eventually, sendEnvelope } from '../client/local-helpers';
 import { collect, runCli, startCli, waitForOutput } from './run-cli';
 
 interface Line {
@@ -59,6 +59,7 @@ describe('realtime CLI against the local mode (spawned)', function () {
 
     const viaEvents = await runCli(['publish', 'cli/other', '{"n":[2]}', '--via', 'events'], { env });
     expect(viaEvents.code, viaEvents.stderr).to.equal(0);
+    expect(viaEvents.stderr).to.match(/^note: delivered only if a rule on default matches detail-type "realtime.publish"/);
     const eventId = viaEvents.stdout.trim();
 
     const result = await done;
@@ -71,6 +72,18 @@ describe('realtime CLI against the local mode (spawned)', function () {
     expect(byId[eventId]).to.include({ topic: 'cli/other' });
     expect(byId[eventId].data).to.deep.equal({ n: [2] });
     expect(Date.parse(byId[sqsId].publishedAt)).to.be.a('number').and.not.NaN;
+  });
+
+  it('listen stops cleanly on Ctrl-C (SIGINT) with exit 0, and its subscription goes away', async () => {
+    const listener = listen(['cli/interrupt']);
+    await waitForOutput(listener.stderr!, /listening on/);
+    const done = collect(listener);
+    await eventually(async () => (await connectionsOn(system.outputs, 'cli/interrupt')).length === 1, 'the subscription row');
+    listener.kill('SIGINT');
+    const result = await done;
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout).to.equal('');
+    await eventually(async () => (await connectionsOn(system.outputs, 'cli/interrupt')).length === 0, 'the subscription removed by $disconnect');
   });
 
   it('publish reads @file and stdin, and --id becomes the message id', async () => {
