@@ -93,6 +93,12 @@ export class Client {
     return this.next((f) => f.type !== 'message', 'a reply');
   }
 
+  /** Resolves with the close code once the connection has ended (whoever ended it). */
+  closed(): Promise<number> {
+    if (this.closeCode !== undefined) return Promise.resolve(this.closeCode);
+    return new Promise((resolve) => this.ws.once('close', (code) => resolve(code)));
+  }
+
   close(): Promise<void> {
     if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
