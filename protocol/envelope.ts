@@ -3,7 +3,7 @@
  * EventBridge event sent straight to the publish function.
  *   {"topic":"orders/42","data":<any JSON>,"id":"optional"}   or   {"topics":[…],"data":…}
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULTS } from './limits';
 import { topicSchema, type DeliveredMessage } from './messages';
 

@@ -2,7 +2,7 @@
  * The wire protocol between clients and the gateway: JSON text frames, validated with zod.
  * Client → server: `{"action": …}`. Server → client: `{"type": …}`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULTS, TOPIC_PATTERN } from './limits';
 
 /** The fixed set of error codes a client can see; documented in the README. */

@@ -3,7 +3,7 @@
  * and the local mode prints the same keys with `--json`, so a local run and a deployed stack can
  * be used alike.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const stackOutputsSchema = z.object({
   /** wss://…/{stage}: what clients connect to. */

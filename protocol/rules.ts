@@ -4,7 +4,7 @@
  * envelope. The Pulumi component and the local PutEvents endpoint both build the transformer
  * with `inputTransformerFor`, so both shape events identically.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `{detail.orderId}` in a topic template takes that JSON path of the event. */
 const PLACEHOLDER = /\{([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*)\}/g;
