@@ -34,9 +34,12 @@ export function topicMatches(pattern: string, topic: string, principal?: string)
   if (want.length !== have.length) return false;
   return want.every((segment, i) => {
     if (segment === '*') return have[i] !== '';
-    const expanded = principal === undefined ? segment : segment.split('{sub}').join(principal);
-    if (principal === undefined && segment.includes('{sub}')) return false;
-    return expanded === have[i];
+    if (segment.includes('{sub}')) {
+      // No principal (or an empty one) can never stand in for {sub}: `users//inbox` is no one's inbox.
+      if (!principal) return false;
+      return segment.split('{sub}').join(principal) === have[i];
+    }
+    return segment === have[i];
   });
 }
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { topicMatches } from '../../protocol/auth';
 import { envelopeSchema, envelopeTopics } from '../../protocol/envelope';
 import { isValidTopic } from '../../protocol/messages';
 import { inputTransformerFor } from '../../protocol/rules';
@@ -26,5 +27,13 @@ describe('protocol', () => {
     const filled = t.inputTemplate.replace(/<(\w+)>/g, (_m, v: string) => ({ id: 'ev-1', data: '{"x":1}', t0: '42' })[v] as string);
     expect(envelopeSchema().parse(JSON.parse(filled))).to.deep.equal({ topic: 'orders/42/42', id: 'ev-1', data: { x: 1 } });
     expect(() => inputTransformerFor({ name: 'bad', eventPattern: {}, topic: 'a b/{detail.x}' })).to.throw(/topic templates/);
+  });
+});
+
+describe('topic patterns', () => {
+  it('never lets an empty or missing principal stand in for {sub}', () => {
+    expect(topicMatches('users/{sub}/inbox', 'users/alice/inbox', 'alice')).to.equal(true);
+    expect(topicMatches('users/{sub}/inbox', 'users//inbox', '')).to.equal(false);
+    expect(topicMatches('users/{sub}/inbox', 'users/{sub}/inbox')).to.equal(false);
   });
 });
