@@ -1,0 +1,108 @@
+/**
+ * The `npm start` flags, parsed with commander into LocalOptions. Bad values stop the program
+ * with a message naming the flag and what it takes.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseFaultFlags, type FaultFlags, type FaultOptions } from './gateway';
+import type { LocalOptions } from './system';
+
+/** Ports of a default run: stable, so a backend's environment survives restarts. */
+export const DEFAULT_PORTS = { demo: 8080, gateway: 8081, sqs: 8082, eventBridge: 8083, dynamodb: 8084 } as const;
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
+
+export interface CliSettings {
+  local: LocalOptions;
+  json: boolean;
+  /** --rules FILE, else the stack file. */
+  rulesFile?: string;
+}
+
+function integer(min: number, max: number, what: string) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\s*\d+\s*$/.test(text) || value < min || value > max) throw new InvalidArgumentError(`takes ${what} (a whole number from ${min} to ${max}).`);
+    return value;
+  };
+}
+
+const port = integer(0, 65535, 'a port, 0 for any free one');
+
+function fault(key: keyof FaultFlags) {
+  return (text: string) => {
+    try {
+      return parseFaultFlags({ [key]: text })[key as keyof FaultOptions];
+    } catch (err) {
+      throw new InvalidArgumentError(`${(err as Error).message}.`);
+    }
+  };
+}
+
+export function buildProgram(): Command {
+  return new Command('npm start --')
+    .description('Run the realtime pub/sub system on this machine: WebSocket gateway, DynamoDB, SQS, EventBridge and the demo page, with the real handlers.')
+    .addOption(new Option('--port <port>', `WebSocket gateway port; 0 puts every endpoint whose port is not given on any free port (default ${DEFAULT_PORTS.gateway})`).argParser(port).env('LOCAL_PORT'))
+    .addOption(new Option('--demo-port <port>', `demo page and /config.json (default ${DEFAULT_PORTS.demo})`).argParser(port))
+    .addOption(new Option('--sqs-port <port>', `SQS endpoint (default ${DEFAULT_PORTS.sqs})`).argParser(port))
+    .addOption(new Option('--events-port <port>', `EventBridge endpoint (default ${DEFAULT_PORTS.eventBridge})`).argParser(port))
+    .addOption(new Option('--dynamodb-port <port>', `DynamoDB endpoint (default ${DEFAULT_PORTS.dynamodb})`).argParser(port))
+    .addOption(new Option('--data <dir>', 'keep DynamoDB data (connections, subscriptions) in this directory across restarts; in memory otherwise').env('LOCAL_DATA_DIR'))
+    .addOption(new Option('--json', 'once ready, print one line of JSON with the endpoints (the stack output keys plus the local endpoints) instead of the banner'))
+    .addOption(new Option('--rules <file>', 'EventBridge rules from a JSON array file instead of realtime:eventRules in Pulumi.dev.yaml'))
+    .addOption(new Option('--auth-secret <secret>', 'turn the $connect authorizer on, verifying HS256 tokens signed with this secret').env('LOCAL_AUTH_SECRET'))
+    .addOption(new Option('--latency-ms <ms>', 'latency added to every management API (@connections) call').argParser(fault('latencyMs')).env('LOCAL_LATENCY_MS'))
+    .addOption(new Option('--gone-rate <p>', 'probability (0..1) that a management call answers 410 Gone').argParser(fault('goneRate')).env('LOCAL_GONE_RATE'))
+    .addOption(new Option('--throttle-rate <p>', 'probability (0..1) of 429 LimitExceeded').argParser(fault('throttleRate')).env('LOCAL_THROTTLE_RATE'))
+    .addOption(new Option('--error-rate <p>', 'probability (0..1) of 500').argParser(fault('errorRate')).env('LOCAL_ERROR_RATE'))
+    .addOption(new Option('--rate-limit <n[/burst]>', 'token bucket on management calls: n a second, bursts of burst; 429 beyond').argParser(fault('rateLimit')).env('LOCAL_RATE_LIMIT'))
+    .addOption(new Option('--idle-timeout-ms <ms>', 'close connections idle this long (default 600000, API Gateway: 10 min)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
+    .addOption(new Option('--max-connection-ms <ms>', 'close every connection after this long (default 7200000, API Gateway: 2 h)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
+    .addOption(new Option('--visibility-timeout <s>', 'publish queue visibility timeout: how long a failed message waits before its retry (default 5)').argParser(integer(1, 43200, 'seconds')))
+    .addOption(new Option('--max-receive-count <n>', 'receives before a message moves to the DLQ (default 5)').argParser(integer(1, 1000, 'a count')))
+    .addOption(new Option('--log-level <level>', "handlers' log level (Powertools JSON logs to stdout)").choices(LOG_LEVELS.flatMap((l) => [l, l.toLowerCase()])))
+    .addOption(new Option('--metrics', "print the handlers' CloudWatch EMF metrics (off by default)"))
+    .addOption(new Option('--quiet', 'no banner or notices; handler logs off unless --log-level is given'))
+    .allowExcessArguments(false)
+    .exitOverride();
+}
+
+/**
+ * Parse the arguments after `npm start --` (and the LOCAL_* variables of process.env). Throws
+ * commander's CommanderError on bad input, after the message went to stderr.
+ */
+export function parseCli(argv: readonly string[]): CliSettings {
+  const program = buildProgram();
+  program.parse(argv, { from: 'user' });
+  const o = program.opts();
+  const any = o.port === 0;
+  const pick = (value: number | undefined, fallback: number) => value ?? (any ? 0 : fallback);
+  const faults: FaultOptions = {};
+  if (o.latencyMs !== undefined) faults.latencyMs = o.latencyMs;
+  if (o.goneRate !== undefined) faults.goneRate = o.goneRate;
+  if (o.throttleRate !== undefined) faults.throttleRate = o.throttleRate;
+  if (o.errorRate !== undefined) faults.errorRate = o.errorRate;
+  if (o.rateLimit !== undefined) faults.rateLimit = o.rateLimit;
+  const local: LocalOptions = {
+    port: pick(o.port, DEFAULT_PORTS.gateway),
+    ports: {
+      demo: pick(o.demoPort, DEFAULT_PORTS.demo),
+      sqs: pick(o.sqsPort, DEFAULT_PORTS.sqs),
+      eventBridge: pick(o.eventsPort, DEFAULT_PORTS.eventBridge),
+      dynamodb: pick(o.dynamodbPort, DEFAULT_PORTS.dynamodb),
+    },
+    ...(o.data ? { dataDir: o.data } : {}),
+    ...(o.authSecret ? { authSecret: o.authSecret } : {}),
+    ...(Object.keys(faults).length > 0 ? { faults } : {}),
+    ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+    ...(o.maxConnectionMs !== undefined ? { maxConnectionMs: o.maxConnectionMs } : {}),
+    ...(o.visibilityTimeout !== undefined || o.maxReceiveCount !== undefined
+      ? { queue: { visibilityTimeoutSeconds: o.visibilityTimeout, maxReceiveCount: o.maxReceiveCount } }
+      : {}),
+    ...(o.logLevel ? { logLevel: String(o.logLevel).toUpperCase() } : {}),
+    metrics: Boolean(o.metrics),
+    quiet: Boolean(o.quiet),
+  };
+  // `npm start --json` (without --) reaches us as npm's own json setting.
+  const json = Boolean(o.json) || process.env.npm_config_json === 'true';
+  return { local, json, ...(o.rules ? { rulesFile: o.rules } : {}) };
+}

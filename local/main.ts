@@ -1,0 +1,97 @@
+/**
+ * `npm start`: the whole system on this machine. Prints a banner with the WebSocket URL, the demo
+ * page and the environment a backend sets (or, with --json, one line of JSON once ready), and
+ * stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
+ */
+import { join } from 'node:path';
+import { CommanderError } from 'commander';
+import type { StackOutputs } from '../protocol/outputs';
+import { parseCli, type CliSettings } from './cli-options';
+import { readRulesFile, readStackRules, type RulesSource } from './stack-config';
+import { backendEnvironment, startLocal, type LocalSystem } from './system';
+
+// The SDK warns about Node 20 on every start; it is about future SDK releases, not this tool.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const REPO_ROOT = join(__dirname, '..');
+
+async function main(): Promise<void> {
+  let settings: CliSettings;
+  try {
+    settings = parseCli(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    throw err;
+  }
+  const rules: RulesSource = settings.rulesFile ? readRulesFile(settings.rulesFile) : readStackRules(join(REPO_ROOT, 'Pulumi.dev.yaml'));
+
+  let system: LocalSystem;
+  try {
+    system = await startLocal({ ...settings.local, eventRules: rules.eventRules, ...(rules.eventBusName ? { eventBusName: rules.eventBusName } : {}) });
+  } catch (err) {
+    fail(explainStartError(err));
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second Ctrl-C: the user does not want to wait.
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    if (!settings.local.quiet && !settings.json) process.stderr.write(`\n${signal}: closing connections and stopping...\n`);
+    system.stop().then(
+      () => process.exit(0),
+      (err) => fail(`error while stopping: ${(err as Error).message}`),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  if (settings.json) process.stdout.write(`${JSON.stringify(system.outputs)}\n`);
+  else if (!settings.local.quiet) process.stdout.write(banner(system.outputs, settings, rules));
+}
+
+function banner(outputs: StackOutputs, settings: CliSettings, rules: RulesSource): string {
+  const env = Object.entries(backendEnvironment(outputs))
+    .map(([k, v]) => `  export ${k}=${v}`)
+    .join('\n');
+  const local = settings.local;
+  const faults = local.faults ? Object.entries(local.faults).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ') : 'none';
+  const ruleNames = rules.eventRules.map((r) => (r as { name?: string }).name).join(', ');
+  return `
+Realtime pub/sub is running locally (Ctrl-C stops it).
+
+  WebSocket   ${outputs.websocketUrl}
+              try: npx wscat -c ${outputs.websocketUrl}${local.authSecret ? '?token=<jwt>' : ''}
+              then: {"action":"subscribe","topics":["demo"]}
+  Demo page   ${outputs.demoUrl}
+
+A backend publishes with the AWS SDK (SendMessage to QUEUE_URL, or PutEvents) using:
+
+${env}
+
+  DynamoDB    ${outputs.dynamodbEndpoint}, table ${outputs.tableName}, ${local.dataDir ? `data kept in ${local.dataDir}` : 'in memory (--data DIR keeps it)'}
+  DLQ         ${outputs.dlqUrl}
+  Rules       ${rules.eventRules.length > 0 ? `${ruleNames} (from ${rules.from}), event bus ${outputs.eventBusName}` : `none (from ${rules.from})`}
+  Auth        ${local.authSecret ? 'on: HS256 tokens signed with --auth-secret (npx realtime token --secret ... --sub ... --topics ...)' : 'off (--auth-secret S turns it on)'}
+  Faults      ${faults}
+
+`;
+}
+
+function explainStartError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  if (e?.code === 'EADDRINUSE') {
+    return `a port is already in use (${e.message}). Another \`npm start\` may be running; stop it, or choose ports: --port 0 puts everything on free ports.`;
+  }
+  return `could not start: ${e?.message ?? String(err)}`;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+main().catch((err) => fail(`could not start: ${(err as Error)?.message ?? String(err)}`));
