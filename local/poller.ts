@@ -28,6 +28,8 @@ export interface PollerOptions {
   accountId?: string;
   /** A batch failed as a whole (thrown error or malformed response). */
   onBatchError?: (error: unknown, event: SQSEvent) => void;
+  /** An invocation outlasted the visibility timeout: its messages were visible again meanwhile. */
+  onSlowInvocation?: (ms: number, visibilityTimeoutSeconds: number) => void;
 }
 
 export interface PollerStats {
@@ -84,6 +86,7 @@ export function startPoller(options: PollerOptions): Poller {
     });
     stats.invocations++;
     stats.records += batch.length;
+    const started = Date.now();
     let failedIds: Set<string>;
     try {
       failedIds = failuresOf(await options.handler(event, context), batch);
@@ -92,6 +95,8 @@ export function startPoller(options: PollerOptions): Poller {
       options.onBatchError?.(err, event);
       failedIds = new Set(batch.map((d) => d.messageId));
     }
+    const ms = Date.now() - started;
+    if (ms > queue.settings.visibilityTimeoutSeconds * 1000) options.onSlowInvocation?.(ms, queue.settings.visibilityTimeoutSeconds);
     for (const d of batch) {
       if (failedIds.has(d.messageId)) {
         stats.failed++;

@@ -181,6 +181,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       maximumConcurrency: options.poller?.maximumConcurrency ?? LOCAL_DEFAULTS.maximumConcurrency,
       functionName: `${LOCAL_NAMES.stage}-${PUBLISH_HANDLER}`,
       onBatchError: (err, event) => log(`publish failed a batch of ${event.Records.length} (it will be retried): ${(err as Error)?.message ?? String(err)}`),
+      onSlowInvocation: (ms, seconds) =>
+        log(`a publish invocation took ${ms} ms, longer than the queue's ${seconds} s visibility timeout: its messages were redelivered meanwhile (raise --visibility-timeout)`),
     });
     // The poller stops before the gateway closes, so running fan-outs can finish.
     closers.push(() => poller.stop());

@@ -32,8 +32,9 @@ describe('local mode end to end (real ws clients, real AWS SDK clients)', () => 
   before(async () => {
     system = await startLocal({
       quiet: true,
-      // Short retries keep the fault tests quick; the DLQ takes a message on its 4th failed receive.
-      queue: { visibilityTimeoutSeconds: 0.2, maxReceiveCount: 4 },
+      // Short retries keep the fault tests quick, yet the visibility timeout stays well above an
+      // invocation's length (else SQS redelivers messages still being processed, as on AWS).
+      queue: { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 },
       eventRules: [{ name: 'orders', eventPattern: { source: ['shop.orders'], 'detail-type': [{ prefix: 'Order ' }] }, topic: 'orders/{detail.orderId}' }],
     });
     aws = sdkClients(system.outputs);
