@@ -70,8 +70,9 @@ export function buildProgram(): Command {
  * Parse the arguments after `npm start --` (and the LOCAL_* variables of process.env). Throws
  * commander's CommanderError on bad input, after the message went to stderr.
  */
-export function parseCli(argv: readonly string[]): CliSettings {
+export function parseCli(argv: readonly string[], output?: { writeOut?(s: string): void; writeErr?(s: string): void }): CliSettings {
   const program = buildProgram();
+  if (output) program.configureOutput(output);
   program.parse(argv, { from: 'user' });
   const o = program.opts();
   const any = o.port === 0;

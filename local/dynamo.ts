@@ -29,6 +29,7 @@ export interface LocalDynamo {
 }
 
 const LOCK_FILE = 'realtime-local.pid';
+const CLOSE_GRACE_MS = 2000;
 /** Data directories this process has open (the pid file cannot tell two of ours apart). */
 const openHere = new Set<string>();
 
@@ -41,10 +42,13 @@ export async function startDynamo(options: DynamoOptions): Promise<LocalDynamo> 
     openHere.delete(dataDir);
     rmSync(join(dataDir, LOCK_FILE), { force: true });
   };
+  // dynalite closes its database once the HTTP server has closed; a request still running then
+  // would throw outside any handler, so running requests finish first (idle sockets close at once).
   const close = () =>
     new Promise<void>((done) => {
       server.close(() => done());
-      server.closeAllConnections();
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
     }).finally(unlock);
   try {
     const endpoint = await listen(server, options.port ?? 0, options.host);
@@ -98,8 +102,14 @@ function lockDataDir(dataDir: string): void {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed process can linger as a zombie until it is reaped; it holds no files.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
