@@ -25,35 +25,30 @@ export interface Redrive {
   maxReceiveCount: number;
 }
 
-interface StoredMessage {
-  id: string;
+/** A message as the queue keeps it. */
+interface MessageData {
+  messageId: string;
   body: string;
   md5OfBody: string;
   attributes: Record<string, AttributeValue>;
   systemAttributes: Record<string, AttributeValue>;
   senderId: string;
   sentTimestamp: number;
-  firstReceiveTimestamp?: number;
   receiveCount: number;
   deadLetterQueueSourceArn?: string;
+}
+
+interface StoredMessage extends MessageData {
+  firstReceiveTimestamp?: number;
   /** Nonce of the newest receipt handle while in flight. */
   receipt?: string;
   timer?: NodeJS.Timeout;
 }
 
 /** What one receive hands out: a snapshot, so later receives do not change it. */
-export interface Delivery {
-  messageId: string;
+export interface Delivery extends Readonly<MessageData> {
   receiptHandle: string;
-  body: string;
-  md5OfBody: string;
-  attributes: Record<string, AttributeValue>;
-  systemAttributes: Record<string, AttributeValue>;
-  senderId: string;
-  sentTimestamp: number;
   firstReceiveTimestamp: number;
-  receiveCount: number;
-  deadLetterQueueSourceArn?: string;
 }
 
 export interface SendInput {
@@ -125,7 +120,7 @@ export class Queue {
   send(input: SendInput): SentMessage {
     this.assertOpen();
     const message: StoredMessage = {
-      id: randomUUID(),
+      messageId: randomUUID(),
       body: input.body,
       md5OfBody: md5Hex(input.body),
       attributes: input.attributes ?? {},
@@ -136,7 +131,7 @@ export class Queue {
     };
     this.enqueue(message, input.delaySeconds ?? this.settings.delaySeconds);
     return {
-      messageId: message.id,
+      messageId: message.messageId,
       md5OfBody: message.md5OfBody,
       md5OfAttributes: md5OfAttributes(message.attributes),
       md5OfSystemAttributes: md5OfAttributes(message.systemAttributes),
@@ -170,7 +165,7 @@ export class Queue {
     const message = this.inFlight.get(handle.messageId);
     if (!message || message.receipt !== handle.nonce) return;
     clearTimeout(message.timer);
-    this.inFlight.delete(message.id);
+    this.inFlight.delete(message.messageId);
   }
 
   changeVisibility(receiptHandle: string, seconds: number): void {
@@ -206,9 +201,9 @@ export class Queue {
 
   private enqueue(message: StoredMessage, delaySeconds: number): void {
     if (delaySeconds <= 0) return this.makeVisible(message);
-    this.delayed.set(message.id, message);
+    this.delayed.set(message.messageId, message);
     message.timer = unrefTimer(() => {
-      this.delayed.delete(message.id);
+      this.delayed.delete(message.messageId);
       this.makeVisible(message);
     }, delaySeconds * 1000);
   }
@@ -216,7 +211,7 @@ export class Queue {
   private makeVisible(message: StoredMessage): void {
     message.receipt = undefined;
     message.timer = undefined;
-    this.visible.set(message.id, message);
+    this.visible.set(message.messageId, message);
     this.serveWaiters();
   }
 
@@ -238,24 +233,13 @@ export class Queue {
   }
 
   private deliver(message: StoredMessage, visibilityTimeoutSeconds: number): Delivery {
-    this.visible.delete(message.id);
-    this.inFlight.set(message.id, message);
+    this.visible.delete(message.messageId);
+    this.inFlight.set(message.messageId, message);
     message.receiveCount += 1;
     message.firstReceiveTimestamp ??= Date.now();
     this.hide(message, visibilityTimeoutSeconds);
-    return {
-      messageId: message.id,
-      receiptHandle: encodeHandle({ queue: this.name, messageId: message.id, nonce: message.receipt! }),
-      body: message.body,
-      md5OfBody: message.md5OfBody,
-      attributes: message.attributes,
-      systemAttributes: message.systemAttributes,
-      senderId: message.senderId,
-      sentTimestamp: message.sentTimestamp,
-      firstReceiveTimestamp: message.firstReceiveTimestamp,
-      receiveCount: message.receiveCount,
-      deadLetterQueueSourceArn: message.deadLetterQueueSourceArn,
-    };
+    const { receipt: _receipt, timer: _timer, ...data } = message;
+    return { ...data, firstReceiveTimestamp: message.firstReceiveTimestamp, receiptHandle: encodeHandle({ queue: this.name, messageId: message.messageId, nonce: message.receipt! }) };
   }
 
   /** (Re)start an in-flight message's visibility timeout; a new receive gets a new nonce. */
@@ -268,12 +252,12 @@ export class Queue {
   }
 
   private reappear(message: StoredMessage, nonce: string): void {
-    if (message.receipt !== nonce || !this.inFlight.has(message.id)) return;
-    this.inFlight.delete(message.id);
+    if (message.receipt !== nonce || !this.inFlight.has(message.messageId)) return;
+    this.inFlight.delete(message.messageId);
     const redrive = this.redrive;
     if (redrive && message.receiveCount >= redrive.maxReceiveCount) {
       redrive.deadLetterQueue.acceptDeadLetter(message, this.arn);
-      this.onDeadLetter?.(message.id, message.receiveCount);
+      this.onDeadLetter?.(message.messageId, message.receiveCount);
       return;
     }
     this.makeVisible(message);
