@@ -4,29 +4,32 @@
  * tens of thousands of subscribers cost no sockets), with latency injected on every call.
  *
  * Approaches, run side by side against the same gateway and table:
- *   ours       the publish handler (makeHandler) invoked with an SQS event, at several
- *              PUBLISH_CONCURRENCY values;
+ *   ours       the publish handler (makeHandler) invoked in this thread with an SQS event, at
+ *              several PUBLISH_CONCURRENCY values;
  *   ours-sqs   the full path: SendMessage to the local queue, the poller invokes the system's
- *              publish function (its configured concurrency), SQS retries what failed;
+ *              publish function (in the local system's thread);
  *   article    baselines/article.ts: Scan + FilterExpression, unbounded Promise.all, no retry;
  *   sequential baselines/sequential.ts: one post after another (extrapolated past a cap).
  * Latency per subscriber = its first receipt − the moment the publish was sent.
  */
-import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { makeHandler as makePublishHandler } from '../functions/handlers/publish';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/constants';
 import { lambdaContext, type GatewayStats } from '../local/gateway';
 import { ENV } from '../protocol/env';
 import { deliveredMessage } from '../protocol/envelope';
 import type { StackOutputs } from '../protocol/outputs';
 import { makeArticlePublisher, type ArticlePublisher, type BaselineTarget } from './baselines/article';
 import { makeSequentialPublisher } from './baselines/sequential';
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/constants';
-import { dynamoClient } from './lib/local-dynamo';
 import type { AwsSide } from './lib/aws-side';
+import { dynamoClient } from './lib/local-dynamo';
 import type { Progress } from './lib/progress';
 import type { DeliverySummary } from './lib/receipts';
 import { putItems, subscriptionItem } from './lib/rows';
 import { sqsEventOf } from './lib/sqs-event';
+import { queueDepth, queueDrained } from './lib/sqs-queue';
 import { wallClockMs } from './lib/stats';
 
 export interface FanoutSettings {
@@ -40,8 +43,14 @@ export interface FanoutSettings {
   latencyMs: number;
   /** The sequential loop posts at most this many times; larger fan-outs are extrapolated. */
   sequentialMaxPosts: number;
-  /** The throttling comparison: subscribers, and the gateway's rate limit in posts/s. */
-  throttle: { subscribers: number; perSecond: number };
+  /** The full SQS path runs for sizes up to this (its handler shares the local system's thread). */
+  viaQueueMaxSubscribers: number;
+  /**
+   * The throttling comparison: the gateway's rate limit in posts/s, and how many seconds of
+   * traffic at that rate one publish makes (subscribers = perSecond × seconds). A limit the
+   * publishers cannot reach here is lowered to half the best rate measured, and reported.
+   */
+  throttle: { perSecond: number; seconds: number; maxReceives: number };
   /** Longest wait for one run's deliveries. */
   runDeadlineMs: number;
   progress: Progress;
@@ -49,36 +58,45 @@ export interface FanoutSettings {
 
 export type Approach = 'ours' | 'ours-sqs' | 'article' | 'sequential';
 
-export interface FanoutRow {
+export interface Measured {
+  result: DeliverySummary;
+  /** What the publisher itself answered (status code, failed records). */
+  answer: string;
+  /** Share of the run this thread (the publishers) and the local system's thread were busy. */
+  publisherBusy: number;
+  systemBusy: number;
+}
+
+export interface FanoutRow extends Measured {
   subscribers: number;
   approach: Approach;
   /** Posts allowed in flight; 'unbounded' for the article's Promise.all. */
   concurrency: number | 'unbounded';
-  result: DeliverySummary;
   /** concurrency / latency, in posts per second (undefined when unbounded). */
   boundPerSecond?: number;
   /** Extrapolated from a smaller run instead of measured (the sequential loop on large N). */
   estimated: boolean;
-  /** What the publisher itself answered (status code, failed records). */
-  answer: string;
 }
 
-export interface ThrottleRow {
+export interface ThrottleRow extends Measured {
   approach: Approach;
   variant: string;
   subscribers: number;
-  result: DeliverySummary;
-  /** POST calls the gateway received and how many it answered 429. */
+  /** POST calls the gateway received, and how many it answered 429. */
   posts: number;
   throttled: number;
-  answer: string;
 }
 
 export interface FanoutResults {
   rows: FanoutRow[];
   throttle: ThrottleRow[];
   latencyMs: number;
+  /** The rate limit asked for, and the one used (lower when this machine cannot reach the first). */
+  throttleRequestedPerSecond: number;
   throttlePerSecond: number;
+  /** Our best deliveries/s at the largest fan-out, unthrottled. */
+  peakPerSecond: number;
+  maxReceives: number;
   /** The SDK's default sockets per client, which silently bounds the article's "unbounded" fan-out. */
   articleSocketLimit: number;
 }
@@ -90,26 +108,33 @@ export function fanoutTopic(subscribers: number): string {
   return `bench/fanout-${subscribers}`;
 }
 
+const WARM_UP_SUBSCRIBERS = 100;
+const WARM_UP_TOPIC = 'bench/warm-up';
+const THROTTLE_TOPIC = 'bench/throttled';
+
 interface Publisher {
   /** Publishes message `id`; resolves with what the publisher answered. */
   send(id: string): Promise<string>;
+  /** How long without a receipt ends an incomplete run. */
   quietMs?: number;
   /** Runs after the receipts are in; its answer replaces send's. */
   finish?(): Promise<string>;
 }
+
+/** Stands in for the visibility timeout between two receives of a failed record. */
+const RETRY_PAUSE_MS = 1000;
 
 /** A run ends this long after its last receipt when not every subscriber got the message. */
 const QUIET_MS = 500;
 
 export async function runFanout(side: AwsSide, settings: FanoutSettings): Promise<FanoutResults> {
   const { outputs } = side;
-  const { progress } = settings;
+  const { progress, latencyMs } = settings;
   const target = baselineTarget(outputs);
-  const sizes = [...new Set([...settings.sizes, settings.throttle.subscribers])].sort((a, b) => a - b);
-  const largest = sizes[sizes.length - 1];
+  const largest = Math.max(...settings.sizes);
   progress(`fan-out: connecting ${largest.toLocaleString('en-US')} virtual subscribers through $connect`);
   const ids = await side.connect(largest);
-  await seedSubscriptions(target, ids, sizes, progress);
+  await seedSubscriptions(target, [...settings.sizes.map((n) => ({ topic: fanoutTopic(n), ids: ids.slice(0, n) })), { topic: WARM_UP_TOPIC, ids: ids.slice(0, WARM_UP_SUBSCRIBERS) }], progress);
 
   const ours = new Map<number, ReturnType<typeof makePublishHandler>>();
   const oursAt = (c: number) => {
@@ -118,10 +143,10 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
     return handler;
   };
   const article = makeArticlePublisher({ ...target, paginate: true });
+  const articleNoRetry = makeArticlePublisher({ ...target, paginate: true, maxAttempts: 1 });
   const sequential = makeSequentialPublisher(target);
   const sqs = new SQSClient({ region: target.region, credentials: target.credentials, endpoint: requiredOutput(outputs, 'sqsEndpoint') });
   let runNumber = 0;
-  const nextId = (label: string) => `bench-${++runNumber}-${label}`;
 
   /** Waits until the gateway has seen no post for a while: nothing of an earlier run is still in flight. */
   async function quiesce(): Promise<void> {
@@ -134,52 +159,51 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
     }
   }
 
-  /**
-   * One measured publish: start the clock, let `send` publish, wait for the receipts, let
-   * `finish` tidy up. `quietMs`: how long without a receipt ends an incomplete run.
-   */
-  async function measure(subscribers: number, label: string, publisher: Publisher): Promise<{ result: DeliverySummary; answer: string }> {
+  /** One measured publish: start the clock, let the publisher send, wait for the receipts. */
+  async function measure(subscribers: number, label: string, publisher: Publisher): Promise<Measured> {
     await quiesce();
-    const id = nextId(label);
+    const id = `bench-${++runNumber}-${randomUUID()}`;
     await side.expect(id, subscribers);
+    const publisherStart = performance.eventLoopUtilization();
+    const systemBusy = side.busy();
     const sentAt = wallClockMs();
     let answer = await Promise.race([
       publisher.send(id).catch((error: unknown) => `threw: ${(error as Error).message}`),
       sleep(settings.runDeadlineMs).then(() => `still running after ${settings.runDeadlineMs} ms`),
     ]);
     const result = await side.wait(id, sentAt, publisher.quietMs ?? QUIET_MS, settings.runDeadlineMs);
+    const busy = { publisherBusy: performance.eventLoopUtilization(publisherStart).utilization, systemBusy: systemBusy() };
     if (publisher.finish) answer = await publisher.finish();
     progress(`  ${label}: ${result.delivered}/${subscribers} delivered in ${Math.round(result.durationMs)} ms`);
-    return { result, answer };
+    return { result, answer, ...busy };
   }
 
-  const invokeOurs = (c: number, topic: string): Publisher => ({
+  const envelope = (topic: string, id: string) => JSON.stringify({ topic, id, data: benchData(id) });
+  /** Our handler, as SQS would invoke it: up to `receives` times until the record succeeds. */
+  const invokeOurs = (c: number, topic: string, receives = 1): Publisher => ({
     send: async (id) => {
-      const body = JSON.stringify({ topic, id, data: benchData(id) });
-      const response = await oursAt(c)(sqsEventOf(body, outputs.queueArn, target.region), benchContext());
-      const failures = 'batchItemFailures' in response ? response.batchItemFailures.length : 0;
-      return failures === 0 ? 'record succeeded' : 'record reported failed (SQS would retry it)';
+      for (let receive = 1; ; receive++) {
+        const response = await oursAt(c)(sqsEventOf(envelope(topic, id), outputs.queueArn, target.region, receive), benchContext());
+        const failed = 'batchItemFailures' in response && response.batchItemFailures.length > 0;
+        if (!failed) return receive === 1 ? 'record succeeded' : `record succeeded on receive ${receive}`;
+        if (receive >= receives) return receives === 1 ? 'record reported failed (SQS retries it)' : `record failed ${receive} receives (to the DLQ)`;
+        // SQS hands the record back after the visibility timeout (minutes on AWS); a second here
+        // refills the gateway's token bucket just as well.
+        await sleep(RETRY_PAUSE_MS);
+      }
     },
   });
-  // SQS redelivers a failed record after the visibility timeout: a run is over only when no
-  // receipt came for longer than that.
-  const visibilityMs = await visibilityTimeoutMs(sqs, outputs.queueUrl);
   const viaQueue = (topic: string): Publisher => {
     let deadLettersBefore = 0;
     return {
       send: async (id) => {
         deadLettersBefore = await queueDepth(sqs, outputs.dlqUrl);
-        await sqs.send(new SendMessageCommand({ QueueUrl: outputs.queueUrl, MessageBody: JSON.stringify({ topic, id, data: benchData(id) }) }));
+        await sqs.send(new SendMessageCommand({ QueueUrl: outputs.queueUrl, MessageBody: envelope(topic, id) }));
         return 'sent';
       },
-      quietMs: visibilityMs + 2000,
       finish: async () => {
-        if (await queueDrained(sqs, outputs.queueUrl, 5000)) {
-          return (await queueDepth(sqs, outputs.dlqUrl)) > deadLettersBefore ? 'record failed every receive, moved to the DLQ' : 'record succeeded';
-        }
-        // Still failing and retried by SQS: stop it here, or it would pollute the next run.
-        await sqs.send(new PurgeQueueCommand({ QueueUrl: outputs.queueUrl }));
-        return 'record still failing and retried by SQS (purged)';
+        if (!(await queueDrained(sqs, outputs.queueUrl, settings.runDeadlineMs))) return 'record still in the queue at the deadline';
+        return (await queueDepth(sqs, outputs.dlqUrl)) > deadLettersBefore ? 'record moved to the DLQ' : 'record succeeded';
       },
     };
   };
@@ -193,89 +217,115 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
 
   const rows: FanoutRow[] = [];
   const throttleRows: ThrottleRow[] = [];
+  const bound = (c: number) => c / (latencyMs / 1000);
   try {
-    await side.setFaults({ latencyMs: settings.latencyMs });
-    progress('fan-out: warming up (not measured)');
-    const warm = fanoutTopic(sizes[0]);
-    for (const c of new Set([...settings.concurrencies, settings.systemConcurrency])) await measure(sizes[0], `warm-up ours c=${c}`, invokeOurs(c, warm));
-    await measure(sizes[0], 'warm-up ours-sqs', viaQueue(warm));
-    await measure(sizes[0], 'warm-up article', viaArticle(article, warm));
+    await side.setFaults({ latencyMs });
+    progress(`fan-out: warming up on ${WARM_UP_SUBSCRIBERS} subscribers (not measured)`);
+    for (const c of new Set([...settings.concurrencies, settings.systemConcurrency])) await measure(WARM_UP_SUBSCRIBERS, `warm-up ours c=${c}`, invokeOurs(c, WARM_UP_TOPIC));
+    await measure(WARM_UP_SUBSCRIBERS, 'warm-up ours via SQS', viaQueue(WARM_UP_TOPIC));
+    await measure(WARM_UP_SUBSCRIBERS, 'warm-up article', viaArticle(article, WARM_UP_TOPIC));
+    await measure(WARM_UP_SUBSCRIBERS, 'warm-up article without retries', viaArticle(articleNoRetry, WARM_UP_TOPIC));
 
-    const bound = (c: number) => c / (settings.latencyMs / 1000);
-    let sequentialSample: { postingMsPerPost: number; queryMs: number } | undefined;
+    let sequentialSample: SequentialSample | undefined;
     for (const n of settings.sizes) {
       const topic = fanoutTopic(n);
-      progress(`fan-out: ${n.toLocaleString('en-US')} subscribers, ${settings.latencyMs} ms per management call`);
+      progress(`fan-out: ${n.toLocaleString('en-US')} subscribers, ${latencyMs} ms per management call`);
       for (const c of settings.concurrencies) {
-        const m = await measure(n, `ours c=${c}`, invokeOurs(c, topic));
-        rows.push({ subscribers: n, approach: 'ours', concurrency: c, ...m, boundPerSecond: bound(c), estimated: false });
+        rows.push({ subscribers: n, approach: 'ours', concurrency: c, ...(await measure(n, `ours c=${c}`, invokeOurs(c, topic))), boundPerSecond: bound(c), estimated: false });
       }
-      const viaSqs = await measure(n, `ours via SQS c=${settings.systemConcurrency}`, viaQueue(topic));
-      rows.push({ subscribers: n, approach: 'ours-sqs', concurrency: settings.systemConcurrency, ...viaSqs, boundPerSecond: bound(settings.systemConcurrency), estimated: false });
-      const a = await measure(n, 'article', viaArticle(article, topic));
-      rows.push({ subscribers: n, approach: 'article', concurrency: 'unbounded', ...a, estimated: false });
+      if (n <= settings.viaQueueMaxSubscribers) {
+        const c = settings.systemConcurrency;
+        rows.push({ subscribers: n, approach: 'ours-sqs', concurrency: c, ...(await measure(n, `ours via SQS c=${c}`, viaQueue(topic))), boundPerSecond: bound(c), estimated: false });
+      }
+      rows.push({ subscribers: n, approach: 'article', concurrency: 'unbounded', ...(await measure(n, 'article', viaArticle(article, topic))), estimated: false });
 
-      if (n <= settings.sequentialMaxPosts || !sequentialSample) {
+      if (!sequentialSample || n <= settings.sequentialMaxPosts) {
         const posts = Math.min(n, settings.sequentialMaxPosts);
-        let postingMs = 0;
-        const s = await measure(posts, `sequential (${posts} posts)`, {
+        const measured = await measure(posts, `sequential (${posts} posts)`, {
           send: async (id) => {
-            const started = performance.now();
             const out = await sequential.publish(topic, frameFor(topic, id), posts);
-            postingMs = out.postingMs;
-            sequentialSample = { postingMsPerPost: out.postingMs / Math.max(1, out.posted), queryMs: performance.now() - started - out.postingMs };
+            sequentialSample = { posts: out.posted, postingMs: out.postingMs, queryMs: out.queryMs };
             return `${out.posted} posted, ${out.failed} failed`;
           },
         });
-        if (posts === n) rows.push({ subscribers: n, approach: 'sequential', concurrency: 1, ...s, boundPerSecond: bound(1), estimated: false });
-        else rows.push({ subscribers: n, approach: 'sequential', concurrency: 1, result: extrapolate(n, sequentialSample!), answer: `extrapolated from ${posts} posts in ${Math.round(postingMs)} ms`, boundPerSecond: bound(1), estimated: true });
-      } else {
-        rows.push({ subscribers: n, approach: 'sequential', concurrency: 1, result: extrapolate(n, sequentialSample), answer: `extrapolated from the ${settings.sequentialMaxPosts}-post run`, boundPerSecond: bound(1), estimated: true });
+        if (posts === n) {
+          rows.push({ subscribers: n, approach: 'sequential', concurrency: 1, ...measured, boundPerSecond: bound(1), estimated: false });
+          continue;
+        }
       }
+      const sample = sequentialSample as SequentialSample;
+      rows.push({
+        subscribers: n,
+        approach: 'sequential',
+        concurrency: 1,
+        result: extrapolate(n, sample),
+        answer: `extrapolated from ${sample.posts} posts in ${Math.round(sample.postingMs)} ms`,
+        publisherBusy: NaN,
+        systemBusy: NaN,
+        boundPerSecond: bound(1),
+        estimated: true,
+      });
     }
 
-    const { subscribers: tn, perSecond } = settings.throttle;
-    const topic = fanoutTopic(tn);
-    progress(`throttling: ${tn.toLocaleString('en-US')} subscribers, rate limit ${perSecond} posts/s, ${settings.latencyMs} ms per call`);
+    // Throttling: the limit must be one the publishers can exceed here, or nothing is throttled.
+    const peak = Math.max(...rows.filter((r) => r.approach === 'ours' && r.subscribers === largest).map((r) => r.result.deliveriesPerSecond));
+    const requested = settings.throttle.perSecond;
+    const perSecond = peak >= 2 * requested ? requested : Math.max(10, Math.floor(peak / 2 / 10) * 10);
+    const tn = Math.max(1, Math.min(largest, Math.round(perSecond * settings.throttle.seconds)));
+    await seedSubscriptions(target, [{ topic: THROTTLE_TOPIC, ids: ids.slice(0, tn) }], progress);
+    progress(`throttling: ${tn.toLocaleString('en-US')} subscribers, rate limit ${perSecond} posts/s (${requested} asked; our peak here ${Math.round(peak)}/s), ${latencyMs} ms per call`);
     const throttled = async (approach: Approach, variant: string, publisher: Publisher) => {
       await quiesce();
       // setFaults starts a fresh, full token bucket: every run meets the same limit.
-      await side.setFaults({ latencyMs: settings.latencyMs, rateLimit: { perSecond } });
+      await side.setFaults({ latencyMs, rateLimit: { perSecond } });
       const before = await side.stats();
-      const m = await measure(tn, `throttled ${approach} ${variant}`, publisher);
+      const m = await measure(tn, `throttled ${approach}, ${variant}`, publisher);
+      await quiesce();
       const delta = statsDelta(before, await side.stats());
       throttleRows.push({ approach, variant, subscribers: tn, ...m, posts: delta.posts, throttled: delta.throttled });
     };
     const c = settings.systemConcurrency;
-    await throttled('ours', `one invocation, c=${c}`, invokeOurs(c, topic));
-    await throttled('ours-sqs', `SQS path, c=${c}, record retried by SQS`, viaQueue(topic));
-    await throttled('article', 'SDK default retries (3 attempts)', viaArticle(article, topic));
-    const noRetry = makeArticlePublisher({ ...target, paginate: true, maxAttempts: 1 });
-    try {
-      await throttled('article', 'no retry at all (maxAttempts 1)', viaArticle(noRetry, topic));
-    } finally {
-      noRetry.destroy();
-    }
+    const { maxReceives } = settings.throttle;
+    await throttled('ours', `c=${c}, one invocation`, invokeOurs(c, THROTTLE_TOPIC));
+    await throttled('ours', `c=${c}, record retried as SQS would (up to ${maxReceives} receives, 1 s apart)`, invokeOurs(c, THROTTLE_TOPIC, maxReceives));
+    await throttled('article', 'SDK default retries (3 attempts)', viaArticle(article, THROTTLE_TOPIC));
+    await throttled('article', 'no retry at all (maxAttempts 1)', viaArticle(articleNoRetry, THROTTLE_TOPIC));
+    return {
+      rows,
+      throttle: throttleRows,
+      latencyMs,
+      throttleRequestedPerSecond: requested,
+      throttlePerSecond: perSecond,
+      peakPerSecond: peak,
+      maxReceives,
+      articleSocketLimit: SDK_DEFAULT_MAX_SOCKETS,
+    };
   } finally {
     await side.setFaults({});
     article.destroy();
+    articleNoRetry.destroy();
     sequential.destroy();
     sqs.destroy();
   }
-  return { rows, throttle: throttleRows, latencyMs: settings.latencyMs, throttlePerSecond: settings.throttle.perSecond, articleSocketLimit: SDK_DEFAULT_MAX_SOCKETS };
 }
 
-function extrapolate(n: number, sample: { postingMsPerPost: number; queryMs: number }): DeliverySummary {
-  const durationMs = sample.queryMs + n * sample.postingMsPerPost;
+interface SequentialSample {
+  posts: number;
+  postingMs: number;
+  queryMs: number;
+}
+
+/** The k-th of n subscribers waits k posts: latencies spread evenly over the run. */
+function extrapolate(n: number, sample: SequentialSample): DeliverySummary {
+  const perPost = sample.postingMs / Math.max(1, sample.posts);
   return {
     expected: n,
     delivered: n,
     duplicates: 0,
-    durationMs,
-    deliveriesPerSecond: 1000 / sample.postingMsPerPost,
-    // The k-th of n subscribers waits k posts: latencies are spread evenly over the run.
-    p50Ms: sample.queryMs + 0.5 * n * sample.postingMsPerPost,
-    p99Ms: sample.queryMs + 0.99 * n * sample.postingMsPerPost,
+    durationMs: sample.queryMs + n * perPost,
+    deliveriesPerSecond: 1000 / perPost,
+    p50Ms: sample.queryMs + 0.5 * n * perPost,
+    p99Ms: sample.queryMs + 0.99 * n * perPost,
   };
 }
 
@@ -320,7 +370,7 @@ export function publishEnv(outputs: StackOutputs, concurrency: number): Record<s
     [ENV.tableName]: target.tableName,
     [ENV.managementEndpoint]: target.managementEndpoint,
     [ENV.publishConcurrency]: String(concurrency),
-    [ENV.logLevel]: 'ERROR',
+    [ENV.logLevel]: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_REGION: target.region,
     AWS_ENDPOINT_URL_DYNAMODB: target.dynamodbEndpoint,
@@ -329,10 +379,10 @@ export function publishEnv(outputs: StackOutputs, concurrency: number): Record<s
   };
 }
 
-/** Subscription rows for each size: the first `n` connections subscribe to that size's topic. */
-async function seedSubscriptions(target: BaselineTarget, ids: readonly string[], sizes: readonly number[], progress: Progress): Promise<void> {
+/** Subscription rows, as the subscribe handler writes them, for each topic's connections. */
+async function seedSubscriptions(target: BaselineTarget, topics: readonly { topic: string; ids: readonly string[] }[], progress: Progress): Promise<void> {
   const now = Date.now();
-  const items = sizes.flatMap((n) => ids.slice(0, n).map((id) => subscriptionItem(id, fanoutTopic(n), now)));
+  const items = topics.flatMap(({ topic, ids }) => ids.map((id) => subscriptionItem(id, topic, now)));
   progress(`fan-out: writing ${items.length.toLocaleString('en-US')} subscription rows`);
   const client = dynamoClient(target.dynamodbEndpoint);
   try {
@@ -343,28 +393,3 @@ async function seedSubscriptions(target: BaselineTarget, ids: readonly string[],
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
-async function visibilityTimeoutMs(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }));
-  const seconds = Number(Attributes?.VisibilityTimeout);
-  if (!Number.isFinite(seconds)) throw new Error(`the publish queue reports no VisibilityTimeout (${JSON.stringify(Attributes)})`);
-  return seconds * 1000;
-}
-
-/** Messages in the queue, visible or in flight. */
-async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes: a = {} } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-  );
-  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
-}
-
-/** True once the queue holds no message, visible or in flight; false at the deadline. */
-async function queueDrained(sqs: SQSClient, queueUrl: string, deadlineMs: number): Promise<boolean> {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if ((await queueDepth(sqs, queueUrl)) === 0) return true;
-    await sleep(100);
-  }
-  return false;
-}

@@ -1,4 +1,5 @@
 /** What `npm run bench` measures, at full size or scaled down for a quick run. */
+import { LOCAL_DEFAULTS } from '../local/system';
 import { DEFAULTS } from '../protocol/limits';
 
 export const SECTIONS = ['fanout', 'read', 'bundles'] as const;
@@ -14,7 +15,12 @@ export interface BenchPlan {
   systemConcurrency: number;
   latencyMs: number;
   sequentialMaxPosts: number;
-  throttle: { subscribers: number; perSecond: number };
+  /** The full SQS path (SendMessage → poller → handler) runs for fan-outs up to this size. */
+  viaQueueMaxSubscribers: number;
+  /** The publish queue's visibility timeout: longer than any fan-out through it. */
+  visibilityTimeoutSeconds: number;
+  /** Rate limit (posts/s), seconds of traffic at that rate per publish, receives before the DLQ. */
+  throttle: { perSecond: number; seconds: number; maxReceives: number };
   runDeadlineMs: number;
   /** Read cost: subscription rows of the tables, subscribers of the published topic. */
   readRows: number[];
@@ -31,7 +37,9 @@ export const FULL_PLAN: BenchPlan = {
   systemConcurrency: DEFAULTS.publishConcurrency,
   latencyMs: 20,
   sequentialMaxPosts: 1_000,
-  throttle: { subscribers: 20_000, perSecond: 2_000 },
+  viaQueueMaxSubscribers: 1_000,
+  visibilityTimeoutSeconds: 120,
+  throttle: { perSecond: 2_000, seconds: 10, maxReceives: LOCAL_DEFAULTS.maxReceiveCount },
   runDeadlineMs: 90_000,
   readRows: [10_000, 100_000],
   topicSubscribers: 100,
@@ -51,7 +59,8 @@ export function scalePlan(plan: BenchPlan, scale: number): BenchPlan {
     ...plan,
     sizes: [...new Set(plan.sizes.map((n) => s(n, 5)))],
     sequentialMaxPosts: s(plan.sequentialMaxPosts, 5),
-    throttle: { subscribers: s(plan.throttle.subscribers, 5), perSecond: s(plan.throttle.perSecond, 1) },
+    viaQueueMaxSubscribers: s(plan.viaQueueMaxSubscribers, 5),
+    throttle: { ...plan.throttle, perSecond: s(plan.throttle.perSecond, 1) },
     readRows: [...new Set(plan.readRows.map((n) => s(n, topicSubscribers * plan.subscriptionsPerConnection)))],
     topicSubscribers,
   };

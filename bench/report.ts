@@ -36,12 +36,13 @@ export function fanoutTable(results: FanoutResults): string {
       formatMs(r.result.p99Ms),
       bound === undefined ? '—' : formatInt(bound),
       bound === undefined ? '—' : formatPercent(r.result.deliveriesPerSecond / bound),
+      r.estimated ? '—' : `${formatPercent(r.publisherBusy, 0)} / ${formatPercent(r.systemBusy, 0)}`,
     ];
   });
   return markdownTable(
-    ['Subscribers', 'Approach', 'Concurrency', 'Delivered', 'Send → last receipt', 'Deliveries/s', 'p50', 'p99', 'Bound c/latency (/s)', 'Of bound'],
+    ['Subscribers', 'Approach', 'Concurrency', 'Delivered', 'Send → last receipt', 'Deliveries/s', 'p50', 'p99', 'Bound c/latency (/s)', 'Of bound', 'Busy: publishers / local AWS'],
     rows,
-    ['r', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['r', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 
@@ -134,6 +135,7 @@ export function renderResults(results: BenchResults): string {
       `Every delivery is a PostToConnection over HTTP to the local gateway, which adds ${f.latencyMs} ms to every management API call. ` +
         'Subscribers are virtual connections (no sockets). Latency per subscriber = its receipt time − the time the publish was sent ' +
         '(for "via SQS": before SendMessage; otherwise: when the publish function was invoked). ' +
+        'Busy = share of the run each thread\'s event loop was working (publishers: this thread; local AWS: the gateway, dynalite, SQS and, for "via SQS", the publish handler). ' +
         `"Unbounded" Promise.all is in fact capped by the SDK's default HTTP agent at ${f.articleSocketLimit} sockets per client.`,
       '',
       fanoutTable(f),
@@ -144,8 +146,14 @@ export function renderResults(results: BenchResults): string {
       '',
       `## Under throttling: management API limited to ${formatInt(f.throttlePerSecond)} posts/s`,
       '',
-      `The gateway answers 429 LimitExceededException beyond its token bucket (burst = one second's worth), and still adds ${f.latencyMs} ms per call. ` +
-        'A subscriber counts as delivered if its message arrived at least once (duplicates de-duplicated by message id).',
+      (f.throttlePerSecond === f.throttleRequestedPerSecond
+        ? ''
+        : `The benchmark asks for ${formatInt(f.throttleRequestedPerSecond)} posts/s, but this machine delivers at most ${formatInt(f.peakPerSecond)} posts/s unthrottled, ` +
+          `so that limit would never bite; it is lowered to half the peak. `) +
+        `The gateway answers 429 LimitExceededException beyond its token bucket (burst = one second's worth) and still adds ${f.latencyMs} ms per call; ` +
+        `one publish addresses ${formatInt(f.throttle[0]?.subscribers ?? NaN)} subscribers, about ten seconds of traffic at the limit. ` +
+        'A subscriber counts as delivered if its message arrived at least once; extra copies are counted as duplicates (clients drop them by message id). ' +
+        `A failed SQS record comes back after the queue's visibility timeout and, after ${f.maxReceives} receives, goes to the DLQ; each receive fans out to every subscriber again.`,
       '',
       throttleTable(f),
     );

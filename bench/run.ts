@@ -28,13 +28,7 @@ export async function runBench(plan: BenchPlan, command: string, progress: Progr
   const results: BenchResults = { machine: machineInfo(), date: new Date().toISOString(), command, durationMs: 0 };
   if (plan.sections.includes('fanout')) {
     progress('starting the local system (worker thread)');
-    const side = await startAwsSide({
-      env: {
-        [ENV.publishConcurrency]: String(plan.systemConcurrency),
-        [ENV.logLevel]: 'ERROR',
-        POWERTOOLS_METRICS_DISABLED: 'true',
-      },
-    });
+    const side = await startAwsSide({ env: { [ENV.publishConcurrency]: String(plan.systemConcurrency) }, visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds });
     try {
       results.fanout = await runFanout(side, { ...plan, progress });
     } finally {

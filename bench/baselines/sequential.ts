@@ -11,7 +11,8 @@ import type { BaselineTarget } from './article';
 export interface SequentialResult {
   posted: number;
   failed: number;
-  /** Time spent posting (the query excluded), for extrapolation. */
+  /** Time spent querying, and posting, for extrapolation. */
+  queryMs: number;
   postingMs: number;
 }
 
@@ -26,6 +27,7 @@ export function makeSequentialPublisher(target: BaselineTarget): SequentialPubli
   const api = new ApiGatewayManagementApiClient({ region, credentials, endpoint: target.managementEndpoint, maxAttempts: 1 });
 
   async function publish(topic: string, frame: string, maxPosts = Infinity): Promise<SequentialResult> {
+    const queryStarted = performance.now();
     const ids: string[] = [];
     let ExclusiveStartKey: Record<string, { S: string }> | undefined;
     do {
@@ -42,7 +44,7 @@ export function makeSequentialPublisher(target: BaselineTarget): SequentialPubli
       for (const item of page.Items ?? []) ids.push(item[TABLE.partitionKey].S as string);
       ExclusiveStartKey = page.LastEvaluatedKey as typeof ExclusiveStartKey;
     } while (ExclusiveStartKey && ids.length < maxPosts);
-    const result: SequentialResult = { posted: 0, failed: 0, postingMs: 0 };
+    const result: SequentialResult = { posted: 0, failed: 0, queryMs: performance.now() - queryStarted, postingMs: 0 };
     const started = performance.now();
     for (const connectionId of ids.slice(0, maxPosts)) {
       try {

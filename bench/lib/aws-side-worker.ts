@@ -14,7 +14,7 @@ import type { AwsSideOptions, AwsSideRequest } from './aws-side';
 async function main(options: AwsSideOptions): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('aws-side-worker must run in a worker thread');
-  const system = await startLocal({ quiet: true, env: options.env });
+  const system = await startLocal({ quiet: true, env: options.env, queue: { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } });
   const log = new ReceiptLog();
   const runs = new Map<string, RunReceipts>();
   let connections: VirtualConnection[] = [];

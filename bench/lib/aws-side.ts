@@ -12,6 +12,8 @@ import type { DeliverySummary } from './receipts';
 export interface AwsSideOptions {
   /** Env overrides for the system's handlers (PUBLISH_CONCURRENCY, log level, ...). */
   env: Record<string, string>;
+  /** The publish queue's visibility timeout: longer than any fan-out, or SQS hands the record to a second invocation. */
+  visibilityTimeoutSeconds: number;
 }
 
 export interface AwsSideRequest {
@@ -33,6 +35,8 @@ export interface AwsSide {
    * has it, or no receipt came for `quietMs`, or at the deadline.
    */
   wait(id: string, sentAt: number, quietMs: number, deadlineMs: number): Promise<DeliverySummary>;
+  /** Starts measuring how busy the worker's event loop is; the returned function gives the fraction since. */
+  busy(): () => number;
   stop(): Promise<void>;
 }
 
@@ -89,6 +93,10 @@ export async function startAwsSide(options: AwsSideOptions): Promise<AwsSide> {
     connect: (count) => call('connect', count),
     expect: (id, expected) => call('expect', id, expected),
     wait: (id, sentAt, quietMs, deadlineMs) => call('wait', id, sentAt, quietMs, deadlineMs),
+    busy: () => {
+      const start = worker.performance.eventLoopUtilization();
+      return () => worker.performance.eventLoopUtilization(start).utilization;
+    },
     stop: async () => {
       failure ??= new Error('the local system was stopped');
       await worker.terminate();

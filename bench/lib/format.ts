@@ -15,8 +15,8 @@ export function formatMs(ms: number | undefined): string {
   return ms >= 10_000 ? `${formatNumber(ms / 1000, 1)} s` : `${formatInt(ms)} ms`;
 }
 
-export function formatPercent(fraction: number): string {
-  return Number.isFinite(fraction) ? `${formatNumber(fraction * 100, 1)} %` : '—';
+export function formatPercent(fraction: number, digits = 1): string {
+  return Number.isFinite(fraction) ? `${formatNumber(fraction * 100, digits)} %` : '—';
 }
 
 export function formatBytes(bytes: number): string {

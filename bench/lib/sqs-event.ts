@@ -2,7 +2,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
 
-export function sqsEventOf(body: string, queueArn: string, region: string): SQSEvent {
+/** `receiveCount`: which receive of the message this is (ApproximateReceiveCount). */
+export function sqsEventOf(body: string, queueArn: string, region: string, receiveCount = 1): SQSEvent {
   const now = String(Date.now());
   return {
     Records: [
@@ -11,7 +12,7 @@ export function sqsEventOf(body: string, queueArn: string, region: string): SQSE
         receiptHandle: randomUUID(),
         body,
         attributes: {
-          ApproximateReceiveCount: '1',
+          ApproximateReceiveCount: String(receiveCount),
           SentTimestamp: now,
           SenderId: 'AIDAIENQZJOLO23YVJ4VO',
           ApproximateFirstReceiveTimestamp: now,

@@ -46,7 +46,8 @@ describe('bench: helpers', () => {
   it('scales every count of the plan and keeps the published topic inside the table', () => {
     const small = scalePlan(FULL_PLAN, 0.1);
     expect(small.sizes).to.deep.equal([100, 500, 2000]);
-    expect(small.throttle).to.deep.equal({ subscribers: 2000, perSecond: 200 });
+    expect(small.throttle).to.include({ perSecond: 200, seconds: 10 });
+    expect(small.viaQueueMaxSubscribers).to.equal(100);
     expect(small.readRows).to.deep.equal([1000, 10000]);
     expect(small.topicSubscribers).to.equal(10);
     expect(() => scalePlan(FULL_PLAN, 0)).to.throw(/scale/);
@@ -65,13 +66,18 @@ describe('bench: helpers', () => {
       concurrency,
       estimated: false,
       answer: '',
+      publisherBusy: 1,
+      systemBusy: 1,
       result: { expected: subscribers, delivered, duplicates: 0, durationMs: 1, deliveriesPerSecond: perSecond, p50Ms: 1, p99Ms: 1 },
     });
     const results: FanoutResults = {
       rows: [row(100, 16, 9999), row(1000, 16, 500), row(1000, 32, 950), row(1000, 64, 1000), row(1000, 128, 5000, 999)],
       throttle: [],
       latencyMs: 20,
+      throttleRequestedPerSecond: 2000,
       throttlePerSecond: 2000,
+      peakPerSecond: 5000,
+      maxReceives: 5,
       articleSocketLimit: 50,
     };
     expect(suggestedConcurrency(results)).to.deep.equal({ concurrency: 32, subscribers: 1000, best: 1000 });
@@ -85,7 +91,7 @@ describe('bench: smoke runs at tiny sizes', function () {
   let readCost: ReadCostRow[];
 
   before(async () => {
-    side = await startAwsSide({ env: { [ENV.publishConcurrency]: '8', POWERTOOLS_METRICS_DISABLED: 'true' } });
+    side = await startAwsSide({ env: { [ENV.publishConcurrency]: '8' }, visibilityTimeoutSeconds: 30 });
   });
 
   after(async () => {
@@ -99,8 +105,10 @@ describe('bench: smoke runs at tiny sizes', function () {
       systemConcurrency: 8,
       latencyMs: 5,
       sequentialMaxPosts: 10,
-      // Generous enough never to throttle: every run must be complete.
-      throttle: { subscribers: 20, perSecond: 1000 },
+      viaQueueMaxSubscribers: 20,
+      // A limit so high it is lowered to half our peak, over 0.01 s of traffic: at least 10
+      // subscribers, well inside the bucket's one-second burst, so nothing is throttled.
+      throttle: { perSecond: 1_000_000, seconds: 0.01, maxReceives: 3 },
       runDeadlineMs: 20_000,
       progress: silentProgress,
     });
@@ -129,10 +137,14 @@ describe('bench: smoke runs at tiny sizes', function () {
     expect(fanout.rows.find((r) => r.approach === 'article')?.answer).to.equal('HTTP 200');
     expect(fanout.rows.find((r) => r.approach === 'ours' && r.concurrency === 4)?.boundPerSecond).to.equal(800);
 
-    expect(fanout.throttle.map((r) => `${r.approach}: ${r.variant}`)).to.have.length(4);
+    expect(fanout.throttlePerSecond).to.be.below(fanout.throttleRequestedPerSecond);
+    expect(fanout.throttlePerSecond).to.be.at.most(fanout.peakPerSecond / 2);
+    expect(fanout.throttle.map((r) => r.approach)).to.deep.equal(['ours', 'ours', 'article', 'article']);
     for (const row of fanout.throttle) {
-      expect(row.result.delivered, row.variant).to.equal(20);
-      expect(row.posts).to.be.at.least(20);
+      expect(row.subscribers).to.equal(Math.round(fanout.throttlePerSecond * 0.01));
+      expect(row.result.delivered, row.variant).to.equal(row.subscribers);
+      expect(row.result.duplicates).to.equal(0);
+      expect(row.posts).to.equal(row.subscribers);
       expect(row.throttled).to.equal(0);
     }
   });
@@ -172,6 +184,7 @@ describe('bench: smoke runs at tiny sizes', function () {
       expect(markdown).to.contain('`npm run bench -- --quick`');
       expect(markdown).to.contain(`Node.js ${process.version}`);
       expect(markdown).to.match(/\| 20 \| ours \(publish handler\) \| 16 \| 20\/20 \|/);
+      expect(markdown).to.contain('is lowered to half the peak');
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
