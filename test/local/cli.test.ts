@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CommanderError } from 'commander';
 import { DEFAULT_PORTS, parseCli } from '../../local/cli-options';
+import { readRulesFile, readStackRules } from '../../local/stack-config';
 import { startLocal } from '../../local/system';
 import { stackOutputsSchema } from '../../protocol/outputs';
 import { openSocket } from './auth-fixtures';
@@ -85,6 +86,38 @@ describe('npm start flags', () => {
     expect(refusal('--log-level', 'LOUD')).to.match(/--log-level.*LOUD/);
     expect(refusal('--bogus')).to.match(/unknown option '--bogus'/);
     expect(refusal('stray')).to.match(/too many arguments|excess/i);
+  });
+});
+
+describe('where npm start gets its EventBridge rules', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'realtime-rules-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  it('reads realtime:eventRules and realtime:eventBusName from a stack file, as YAML or as a JSON string', () => {
+    const yaml = file('Pulumi.a.yaml', 'config:\n  realtime:eventBusName: shop\n  realtime:eventRules:\n    - name: orders\n      eventPattern:\n        source: [shop.orders]\n      topic: orders/{detail.orderId}\n');
+    expect(readStackRules(yaml)).to.deep.include({
+      eventBusName: 'shop',
+      eventRules: [{ name: 'orders', eventPattern: { source: ['shop.orders'] }, topic: 'orders/{detail.orderId}' }],
+    });
+    const json = file('Pulumi.b.yaml', `config:\n  realtime:eventRules: '${JSON.stringify([{ name: 'r', eventPattern: {}, topic: 't' }])}'\n`);
+    expect(readStackRules(json).eventRules).to.deep.equal([{ name: 'r', eventPattern: {}, topic: 't' }]);
+    expect(readStackRules(join(dir, 'missing.yaml'))).to.deep.include({ eventRules: [] });
+    expect(() => readStackRules(file('Pulumi.c.yaml', 'config: [\n'))).to.throw(/not valid YAML/);
+    expect(() => readStackRules(file('Pulumi.d.yaml', 'config:\n  realtime:eventRules: 42\n'))).to.throw(/must be a list/);
+  });
+
+  it('reads a --rules JSON file and names what is wrong with it', () => {
+    expect(readRulesFile(file('rules.json', '[{"name":"a","eventPattern":{},"topic":"t"}]')).eventRules).to.have.length(1);
+    expect(() => readRulesFile(file('bad.json', '{"name":"a"}'))).to.throw(/JSON array of rules/);
+    expect(() => readRulesFile(file('broken.json', '['))).to.throw(/not valid JSON/);
+    expect(() => readRulesFile(join(dir, 'nope.json'))).to.throw(/cannot read the rules file .*ENOENT/);
   });
 });
 
