@@ -1,5 +1,8 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { topicMatches } from '../../protocol/auth';
+import { DIRECT_PUBLISH_RULE } from '../../protocol/direct-publish';
 import { envelopeSchema, envelopeTopics } from '../../protocol/envelope';
 import { isValidTopic } from '../../protocol/messages';
 import { inputTransformerFor } from '../../protocol/rules';
@@ -35,5 +38,12 @@ describe('topic patterns', () => {
     expect(topicMatches('users/{sub}/inbox', 'users/alice/inbox', 'alice')).to.equal(true);
     expect(topicMatches('users/{sub}/inbox', 'users//inbox', '')).to.equal(false);
     expect(topicMatches('users/{sub}/inbox', 'users/{sub}/inbox')).to.equal(false);
+  });
+});
+
+describe('example stack', () => {
+  it('carries the direct-publish rule that `realtime publish --via events` relies on', () => {
+    const rules = parse(readFileSync(`${__dirname}/../../Pulumi.dev.yaml`, 'utf8')).config['realtime:eventRules'];
+    expect(rules).to.deep.include(DIRECT_PUBLISH_RULE);
   });
 });
