@@ -5,10 +5,11 @@
  * DynamoDB's rules, i.e. the size of every item read per request, rounded up to 4 KB units,
  * halved for eventually consistent reads.
  */
-import { QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../protocol/table';
 import { startLocalDynamo } from './lib/local-dynamo';
 import type { Progress } from './lib/progress';
+import { topicQuery } from './lib/topic-query';
 import { connectionItem, fakeConnectionId, putItems, subscriptionItem, type Item } from './lib/rows';
 
 export interface ReadCostOptions {
@@ -90,19 +91,7 @@ export async function runReadCost(options: ReadCostOptions): Promise<ReadCostRow
 
 /** Our publish path: the byTopic GSI, page by page. */
 export async function queryTopic(client: DynamoDBClient, tableName: string, topic: string): Promise<ReadMeasurement> {
-  return paginate('query', (ExclusiveStartKey) =>
-    client.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: TABLE.topicIndex,
-        KeyConditionExpression: '#topic = :topic',
-        ExpressionAttributeNames: { '#topic': TABLE.topicAttribute },
-        ExpressionAttributeValues: { ':topic': { S: topic } },
-        ReturnConsumedCapacity: 'TOTAL',
-        ExclusiveStartKey,
-      }),
-    ),
-  );
+  return paginate('query', (start) => client.send(topicQuery(tableName, topic, start)));
 }
 
 /** The article's path: Scan the whole table, filter on the topic, keep only the connection id. */

@@ -4,8 +4,9 @@
  * from a sample instead of waiting N x latency.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../../protocol/table';
+import { topicQuery } from '../lib/topic-query';
 import type { BaselineTarget } from './article';
 
 export interface SequentialResult {
@@ -29,21 +30,12 @@ export function makeSequentialPublisher(target: BaselineTarget): SequentialPubli
   async function publish(topic: string, frame: string, maxPosts = Infinity): Promise<SequentialResult> {
     const queryStarted = performance.now();
     const ids: string[] = [];
-    let ExclusiveStartKey: Record<string, { S: string }> | undefined;
+    let start: Record<string, AttributeValue> | undefined;
     do {
-      const page = await ddb.send(
-        new QueryCommand({
-          TableName: target.tableName,
-          IndexName: TABLE.topicIndex,
-          KeyConditionExpression: '#topic = :topic',
-          ExpressionAttributeNames: { '#topic': TABLE.topicAttribute },
-          ExpressionAttributeValues: { ':topic': { S: topic } },
-          ExclusiveStartKey,
-        }),
-      );
+      const page = await ddb.send(topicQuery(target.tableName, topic, start));
       for (const item of page.Items ?? []) ids.push(item[TABLE.partitionKey].S as string);
-      ExclusiveStartKey = page.LastEvaluatedKey as typeof ExclusiveStartKey;
-    } while (ExclusiveStartKey && ids.length < maxPosts);
+      start = page.LastEvaluatedKey;
+    } while (start && ids.length < maxPosts);
     const result: SequentialResult = { posted: 0, failed: 0, queryMs: performance.now() - queryStarted, postingMs: 0 };
     const started = performance.now();
     for (const connectionId of ids.slice(0, maxPosts)) {
