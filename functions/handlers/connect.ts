@@ -7,6 +7,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { AUTH_CONTEXT, SUBPROTOCOL } from '../../protocol/auth';
 import { TABLE, expiresAtFor } from '../../protocol/table';
+import { offeredSubprotocols } from '../lib/auth/token-source';
 import type { EnvMap } from '../lib/config';
 import type { ConnectionItem } from '../lib/connection-rows';
 import { lambdaEntry } from '../lib/lazy-handler';
@@ -33,14 +34,7 @@ export interface ConnectResult {
 
 /** Did the client offer `realtime` in Sec-WebSocket-Protocol? (Header names are case-insensitive.) */
 export function offersSubprotocol(event: ConnectEvent): boolean {
-  const offered: string[] = [];
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (name.toLowerCase() === 'sec-websocket-protocol' && value) offered.push(value);
-  }
-  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
-    if (name.toLowerCase() === 'sec-websocket-protocol' && values) offered.push(...values);
-  }
-  return offered.flatMap((v) => v.split(',')).some((p) => p.trim() === SUBPROTOCOL);
+  return offeredSubprotocols(event).includes(SUBPROTOCOL);
 }
 
 /**
