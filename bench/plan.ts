@@ -37,7 +37,7 @@ export const FULL_PLAN: BenchPlan = {
   systemConcurrency: DEFAULTS.publishConcurrency,
   latencyMs: 20,
   sequentialMaxPosts: 1_000,
-  viaQueueMaxSubscribers: 1_000,
+  viaQueueMaxSubscribers: 20_000,
   visibilityTimeoutSeconds: 120,
   throttle: { perSecond: 2_000, seconds: 10, maxReceives: LOCAL_DEFAULTS.maxReceiveCount },
   runDeadlineMs: 90_000,

@@ -47,7 +47,7 @@ describe('bench: helpers', () => {
     const small = scalePlan(FULL_PLAN, 0.1);
     expect(small.sizes).to.deep.equal([100, 500, 2000]);
     expect(small.throttle).to.include({ perSecond: 200, seconds: 10 });
-    expect(small.viaQueueMaxSubscribers).to.equal(100);
+    expect(small.viaQueueMaxSubscribers).to.equal(2000);
     expect(small.readRows).to.deep.equal([1000, 10000]);
     expect(small.topicSubscribers).to.equal(10);
     expect(() => scalePlan(FULL_PLAN, 0)).to.throw(/scale/);
