@@ -10,11 +10,16 @@
  * An envelope that can never be delivered (not JSON, fails the schema, frame over the size
  * limit) is logged with its reason and counted as processed: it is never retried.
  * A connection subscribed to several topics of one envelope receives one frame per topic.
+ *
+ * Throttled posts are retried until the invocation's retry deadline (the context's remaining
+ * time minus a margin to answer, see lib/deadline.ts), while the fan-out lowers its concurrency:
+ * a sustained rate limit slows the invocation down instead of failing the record.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { makeManagementClient } from '../lib/clients';
 import type { EnvMap } from '../lib/config';
+import { retryDeadline } from '../lib/deadline';
 import { FanOut } from '../lib/fan-out';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { prepareFrames, toIsoTime, type PublishInput } from '../lib/publish-input';
@@ -81,17 +86,25 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
       outcome.reason = `API Gateway refused ${sum('rejected')} deliveries as too large; not retried`;
       logger.error('deliveries refused as too large', { messageId: prepared.id, topics: prepared.topics, refused: sum('rejected') });
     }
-    logger.info('published', { messageId: prepared.id, topics: prepared.topics, ...outcome });
+    const { bound, reductions } = fanOut.limit;
+    logger.info('published', { messageId: prepared.id, topics: prepared.topics, ...outcome, concurrency: bound, concurrencyReductions: reductions });
     return outcome;
   }
 
   function flushCounts(fanOut: FanOut) {
     for (const name of ['delivered', 'gone', 'throttled', 'failed'] as const) metrics.addMetric(name, MetricUnit.Count, fanOut.counts[name]);
+    // How hard API Gateway pushed back: bound cuts, and the lowest bound the invocation ran at.
+    metrics.addMetric('concurrencyReductions', MetricUnit.Count, fanOut.limit.reductions);
+    metrics.addMetric('minConcurrency', MetricUnit.Count, fanOut.limit.lowest);
     runtime.flushMetrics();
   }
 
+  /** One per invocation, with the deadline taken from this invocation's context. */
+  const newFanOut = (context: unknown) =>
+    new FanOut({ ddb, management, tableName, config, logger, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs) });
+
   async function handleSqs(event: SQSEvent, context: unknown): Promise<SQSBatchResponse> {
-    const fanOut = new FanOut({ ddb, management, tableName, config, logger });
+    const fanOut = newFanOut(context);
     // One processor per invocation: the local mode may run several invocations at once.
     const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {
@@ -119,8 +132,8 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
     }
   }
 
-  async function handleEventBridge(event: EventBridgeEvent<string, unknown>): Promise<EventBridgeResult> {
-    const fanOut = new FanOut({ ddb, management, tableName, config, logger });
+  async function handleEventBridge(event: EventBridgeEvent<string, unknown>, context: unknown): Promise<EventBridgeResult> {
+    const fanOut = newFanOut(context);
     try {
       const outcome = await publishOne(fanOut, { payload: event.detail, fallbackId: event.id, publishedAt: toIsoTime(event.time) });
       // Throwing makes EventBridge retry the event (same id, so clients de-duplicate).
@@ -137,7 +150,7 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
   return async (event, context) => {
     runtime.addContext(context);
     if (isSqsEvent(event)) return handleSqs(event, context);
-    if (isEventBridgeEvent(event)) return handleEventBridge(event);
+    if (isEventBridgeEvent(event)) return handleEventBridge(event, context);
     throw new Error('publish expects an SQS event (Records) or an EventBridge event (id, detail-type, detail)');
   };
 }

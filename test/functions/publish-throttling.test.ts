@@ -1,0 +1,222 @@
+/**
+ * The publish handler against a management API that throttles: a rate limit below our fan-out
+ * rate is met by lowering the concurrency and retrying 429s until the invocation's deadline, so
+ * every subscriber gets the message once, in one invocation.
+ */
+import { expect } from 'chai';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { EventBridgeEvent, SQSBatchResponse } from 'aws-lambda';
+import { ENV } from '../../protocol/env';
+import { DeliveryFailedError, makeHandler } from '../../functions/handlers/publish';
+import { PUBLISH_RETRY_ENV } from '../../functions/lib/config';
+import { DEADLINE_MARGIN_MIN_MS } from '../../functions/lib/deadline';
+import { withFakeTable } from './fake-table';
+import { captureOutput, delay, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
+
+/** A context whose remaining time leaves `retryMs` for retries once the 2 s margin is kept. */
+const contextWithRetryTime = (retryMs: number) => {
+  const end = Date.now() + DEADLINE_MARGIN_MIN_MS + retryMs;
+  return { getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
+};
+
+/** Small backoff steps keep the suite fast; the behaviour is the same at 50 ms. */
+const FAST = { [PUBLISH_RETRY_ENV.postBaseBackoffMs]: '2' };
+
+describe('publish handler under throttling', () => {
+  const db = withFakeTable();
+  let api: AwsClientStub<ApiGatewayManagementApiClient>;
+  before(() => (api = mockClient(ApiGatewayManagementApiClient)));
+  beforeEach(() => api.reset());
+  after(() => api.restore());
+
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `s${String(i).padStart(3, '0')}=`);
+
+  /**
+   * A management API that accepts `perWindow` posts per `windowMs` window and answers 429
+   * beyond, each call taking a few ms. It counts deliveries per connection and the calls in
+   * flight: overall, and once every call in flight at the first 429 has finished.
+   */
+  function rateLimitedApi(perWindow: number, windowMs: number) {
+    const state = {
+      delivered: new Map<string, number>(),
+      throttled: 0,
+      inFlight: 0,
+      maxInFlight: 0,
+      /** Calls in flight when the first 429 was answered; once they are done, maxAfterThrottle counts. */
+      beforeThrottle: undefined as Set<number> | undefined,
+      maxAfterThrottle: 0,
+    };
+    const running = new Set<number>();
+    let window = -1;
+    let used = 0;
+    let callNo = 0;
+    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
+      const call = ++callNo;
+      running.add(call);
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      if (state.beforeThrottle && state.beforeThrottle.size === 0) state.maxAfterThrottle = Math.max(state.maxAfterThrottle, state.inFlight);
+      try {
+        await delay(2);
+        const now = Math.floor(performance.now() / windowMs);
+        if (now !== window) [window, used] = [now, 0];
+        if (++used > perWindow) {
+          state.throttled++;
+          state.beforeThrottle ??= new Set(running);
+          throw throttled();
+        }
+        const id = String(input.ConnectionId);
+        state.delivered.set(id, (state.delivered.get(id) ?? 0) + 1);
+        return {};
+      } finally {
+        state.inFlight--;
+        running.delete(call);
+        state.beforeThrottle?.delete(call);
+      }
+    });
+    return state;
+  }
+
+  it('delivers to all 300 subscribers exactly once in one invocation at 20 posts per 100 ms, lowering the bound below 64', async () => {
+    for (const id of ids(300)) db.table.subscribe(id, 'busy');
+    const api = rateLimitedApi(20, 100);
+    const env = testEnv({ ...FAST, [ENV.publishConcurrency]: '64', [ENV.logLevel]: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
+    const { result, lines } = await captureOutput(
+      async () => (await makeHandler(env)(sqsEvent(sqsRecord('r-busy', { topic: 'busy', data: 1 })), contextWithRetryTime(60_000))) as SQSBatchResponse,
+    );
+
+    expect(result.batchItemFailures).to.deep.equal([]);
+    expect(api.delivered.size).to.equal(300);
+    expect([...api.delivered.values()].every((n) => n === 1)).to.equal(true);
+    expect(api.throttled, 'the mock must actually throttle').to.be.greaterThan(0);
+    // The first posts go out at the full bound; once those have finished, fewer are in flight.
+    expect(api.maxInFlight).to.equal(64);
+    expect(api.beforeThrottle?.size).to.equal(0);
+    expect(api.maxAfterThrottle).to.be.greaterThan(0).and.below(64);
+
+    const logs = lines.map((l) => JSON.parse(l));
+    const published = logs.find((l) => l.message === 'published');
+    expect(published).to.include({ messageId: 'r-busy', status: 'delivered', delivered: 300, failed: 0 });
+    expect(published.concurrencyReductions).to.be.greaterThan(0);
+    expect(published.concurrency).to.be.within(1, 63);
+    const emf = logs.find((l) => l._aws?.CloudWatchMetrics);
+    expect(emf._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name)).to.include.members([
+      'concurrencyReductions',
+      'minConcurrency',
+    ]);
+    expect(emf.concurrencyReductions).to.equal(published.concurrencyReductions);
+    expect(emf.minConcurrency).to.be.within(1, 32);
+    expect(emf).to.include({ delivered: 300, failed: 0, throttled: api.throttled });
+  });
+
+  it('reports the record failed when 429s last past the deadline, and still delivers the other records', async () => {
+    db.table.subscribe('stuck=', 'jammed');
+    db.table.subscribe('ok=', 'jammed');
+    db.table.subscribe('fine=', 'open');
+    const attempts = new Map<string, number>();
+    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
+      const id = String(input.ConnectionId);
+      attempts.set(id, (attempts.get(id) ?? 0) + 1);
+      if (id === 'stuck=') throw throttled();
+      return {};
+    });
+    const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '2', [ENV.logLevel]: 'WARN' });
+    const { result, lines } = await captureOutput(
+      async () =>
+        (await makeHandler(env)(
+          sqsEvent(sqsRecord('r-jammed', { topic: 'jammed', data: 1 }), sqsRecord('r-open', { topic: 'open', data: 2 })),
+          contextWithRetryTime(300),
+        )) as SQSBatchResponse,
+    );
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r-jammed' }]);
+    // 429s are not held to POST_MAX_ATTEMPTS: the deadline ended them.
+    expect(attempts.get('stuck=')).to.be.greaterThan(2);
+    expect(attempts.get('ok=')).to.equal(1);
+    expect(attempts.get('fine=')).to.equal(1);
+    const failure = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'delivery failed');
+    expect(failure).to.include({ connectionId: 'stuck=', kind: 'throttled', reason: 'retry deadline reached', attempts: attempts.get('stuck=') });
+  });
+
+  it('does not send a retry that got its slot only after the deadline', async () => {
+    db.table.subscribe('a=', 't');
+    db.table.subscribe('b=', 't');
+    const attempts = new Map<string, number>();
+    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
+      const id = String(input.ConnectionId);
+      attempts.set(id, (attempts.get(id) ?? 0) + 1);
+      if (id === 'a=') throw throttled();
+      await delay(250); // b holds the only slot past the deadline while a's retry waits for it
+      return {};
+    });
+    const env = testEnv({ ...FAST, [ENV.publishConcurrency]: '1' });
+    const result = (await makeHandler(env)(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), contextWithRetryTime(100))) as SQSBatchResponse;
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
+    expect(attempts.get('a=')).to.equal(1);
+    expect(attempts.get('b=')).to.equal(1);
+  });
+
+  it('holds 5xx to POST_MAX_ATTEMPTS even between 429s, which do not count against it', async () => {
+    db.table.subscribe('recovers=', 't');
+    db.table.subscribe('broken=', 't');
+    const answers: Record<string, (() => Error)[]> = {
+      // five 429s and one 500, then success: 7 attempts with POST_MAX_ATTEMPTS 2
+      'recovers=': [throttled, throttled, throttled, throttled, throttled, serverError],
+      // 500, 429, 429, 500: the second 500 is the last of its 2 attempts
+      'broken=': [serverError, throttled, throttled, serverError, () => new Error('never reached')],
+    };
+    const attempts = new Map<string, number>();
+    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
+      const id = String(input.ConnectionId);
+      const n = (attempts.get(id) ?? 0) + 1;
+      attempts.set(id, n);
+      const answer = answers[id][n - 1];
+      if (answer) throw answer();
+      return {};
+    });
+    const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '2' });
+    const result = (await makeHandler(env)(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), contextWithRetryTime(10_000))) as SQSBatchResponse;
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
+    expect(attempts.get('recovers=')).to.equal(7);
+    expect(attempts.get('broken=')).to.equal(4);
+  });
+
+  it('without a Lambda context, retries 429s for PUBLISH_RETRY_BUDGET_MS', async () => {
+    db.table.subscribe('stuck=', 't');
+    let posts = 0;
+    api.on(PostToConnectionCommand).callsFake(async () => {
+      posts++;
+      throw throttled();
+    });
+    const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '1', [PUBLISH_RETRY_ENV.publishRetryBudgetMs]: '150' });
+    const result = (await makeHandler(env)(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })))) as SQSBatchResponse;
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
+    expect(posts).to.be.greaterThan(1);
+  });
+
+  it("takes a raw EventBridge event's deadline from its context too, and throws when it passes", async () => {
+    db.table.subscribe('stuck=', 'orders/1');
+    api.on(PostToConnectionCommand).rejects(throttled());
+    const event: EventBridgeEvent<string, unknown> = {
+      version: '0',
+      id: 'eb-9',
+      'detail-type': 'OrderCreated',
+      source: 'shop.orders',
+      account: '000000000000',
+      time: '2025-05-06T07:08:09Z',
+      region: 'us-east-1',
+      resources: [],
+      detail: { topic: 'orders/1', data: 1 },
+    };
+    // A budget far beyond mocha's timeout: only the context's deadline can end this.
+    const env = testEnv({ ...FAST, [PUBLISH_RETRY_ENV.publishRetryBudgetMs]: '900000' });
+    let error: unknown;
+    try {
+      await makeHandler(env)(event, contextWithRetryTime(150));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(DeliveryFailedError);
+    expect(api.commandCalls(PostToConnectionCommand).length).to.be.greaterThan(1);
+  });
+});
