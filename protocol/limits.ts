@@ -9,7 +9,7 @@ export const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 /** API Gateway closes every connection after this long. */
 export const MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;
 
-/** Topic names: 1..maxTopicLength characters of [A-Za-z0-9_.:/-]; `$` is not in the set. */
+/** Topic names: 1..maxTopicLength characters of [A-Za-z0-9_.:/-] with no empty `/` segment; `$` is not in the set. */
 export const TOPIC_PATTERN = /^[A-Za-z0-9_.:/-]+$/;
 
 export const DEFAULTS = {

@@ -23,7 +23,10 @@ export function topicSchema(maxLength: number = DEFAULTS.maxTopicLength) {
     .string()
     .min(1, 'topic names are at least 1 character')
     .max(maxLength, `topic names are at most ${maxLength} characters`)
-    .regex(TOPIC_PATTERN, 'topic names use only A-Z a-z 0-9 _ . : / -');
+    .regex(TOPIC_PATTERN, 'topic names use only A-Z a-z 0-9 _ . : / -')
+    // `orders/` is what an EventBridge topic template makes of an event missing its field:
+    // refuse it rather than publish to a truncated topic.
+    .refine((t) => !t.split('/').includes(''), 'topic names have no empty segments (no leading, trailing or double /)');
 }
 
 export function isValidTopic(topic: unknown, maxLength: number = DEFAULTS.maxTopicLength): topic is string {

@@ -10,7 +10,7 @@ import { inputTransformerFor } from '../../protocol/rules';
 describe('protocol', () => {
   it('accepts topic names of the allowed set and refuses others', () => {
     for (const ok of ['a', 'orders/42', 'x.y:z_w-1', 'a'.repeat(256)]) expect(isValidTopic(ok), ok).to.equal(true);
-    for (const bad of ['', '$connection', 'a b', 'ü', 'a'.repeat(257), 42]) expect(isValidTopic(bad), String(bad)).to.equal(false);
+    for (const bad of ['', '$connection', 'a b', 'ü', 'a'.repeat(257), 42, 'orders/', '/orders', 'a//b', '/']) expect(isValidTopic(bad), String(bad)).to.equal(false);
     expect(isValidTopic('abcdef', 5)).to.equal(false);
   });
 
