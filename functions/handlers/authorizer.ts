@@ -6,13 +6,15 @@
  * and answers as API Gateway expects:
  *   - Allow on event.methodArn, principalId = sub, context { principal, topics: JSON patterns };
  *   - throw Error('Unauthorized')  → 401: no token, or a token that is not valid (see verify.ts);
- *   - Deny policy                   → 403: an authentic token whose claims are unusable;
+ *   - Deny policy                   → 403: an authentic token whose claims are unusable, or
+ *                                       whose Allow would exceed API Gateway's 8 KB result limit;
  *   - any other throw               → 500: misconfiguration, secret or JWKS unreachable.
  * The token itself is never logged.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { APIGatewayAuthorizerResult, Context } from 'aws-lambda';
+import { AUTHORIZER_RESULT_LIMIT_BYTES, AUTHORIZER_RESULT_SAFE_BYTES, authorizerResultBytes } from '../../protocol/authorizer-limits';
 import { ENV } from '../../protocol/env';
 import { ClaimError } from '../lib/auth/claims';
 import { AuthConfigError, authConfigFromEnv } from '../lib/auth/config';
@@ -64,8 +66,22 @@ export function makeHandler(env: Env): AuthorizerHandler {
     }
     try {
       const who = await verify(found.token);
-      logger.info('connect authorized', { ...request, principal: who.principal, via: found.via, patterns: who.topics.length });
-      return allowPolicy(event.methodArn, who);
+      const allow = allowPolicy(event.methodArn, who);
+      // API Gateway's WebSocket quota "Lambda authorizer result size: 8 KB" (not raisable): an
+      // Allow over it fails the handshake with a 500 after we said yes. Refuse it clearly instead.
+      const bytes = authorizerResultBytes(allow);
+      if (bytes > AUTHORIZER_RESULT_SAFE_BYTES) {
+        logger.warn('connect denied: authorizer result too large', {
+          ...request,
+          principal: who.principal,
+          patterns: who.topics.length,
+          bytes,
+          reason: `the Allow with this token's principal and ${who.topics.length} topic patterns is ${bytes} bytes; API Gateway accepts at most ${AUTHORIZER_RESULT_LIMIT_BYTES} and this authorizer answers at most ${AUTHORIZER_RESULT_SAFE_BYTES}: grant fewer or shorter patterns (wildcards) or use a shorter sub`,
+        });
+        return denyPolicy(event.methodArn, who.principal);
+      }
+      logger.info('connect authorized', { ...request, principal: who.principal, via: found.via, patterns: who.topics.length, bytes });
+      return allow;
     } catch (error) {
       if (error instanceof TokenRejected) {
         logger.info('connect refused: invalid token', { ...request, via: found.via, reason: error.reason, detail: error.message });

@@ -1,9 +1,11 @@
 /**
  * The $connect REQUEST authorizer, judged as API Gateway judges it: a thrown "Unauthorized" is
- * 401, an explicit Deny (or no Allow) for the method ARN is 403, anything malformed is 500. The
- * policy's context (strings, numbers, booleans only) reaches every later event of the connection
- * as `requestContext.authorizer = { principalId, ...context }`, values as strings.
+ * 401, an explicit Deny (or no Allow) for the method ARN is 403, anything malformed or over the
+ * 8 KB authorizer result quota is 500. The policy's context (strings, numbers, booleans only)
+ * reaches every later event of the connection as `requestContext.authorizer = { principalId,
+ * ...context }`, values as strings.
  */
+import { AUTHORIZER_RESULT_LIMIT_BYTES, authorizerResultBytes } from '../../protocol/authorizer-limits';
 
 export type AuthorizerVerdict =
   | { allowed: true; authorizer: Record<string, string> }
@@ -41,6 +43,11 @@ export function judgeAuthorizerResult(outcome: { result?: unknown; error?: unkno
   }
   const result = outcome.result as { principalId?: unknown; policyDocument?: { Statement?: unknown }; context?: unknown } | undefined;
   if (!result || typeof result !== 'object') return serverError('authorizer returned no policy');
+  // WebSocket quota "Lambda authorizer result size: 8 KB", not raisable: even an Allow over it is a 500.
+  const bytes = authorizerResultBytes(result);
+  if (bytes > AUTHORIZER_RESULT_LIMIT_BYTES) {
+    return serverError(`authorizer result is ${bytes} bytes; API Gateway accepts at most ${AUTHORIZER_RESULT_LIMIT_BYTES} (8 KB)`);
+  }
   if (typeof result.principalId !== 'string') return serverError('authorizer policy has no string principalId');
   const statements = asList(result.policyDocument?.Statement) as Statement[];
   if (statements.length === 0) return serverError('authorizer policy has no policyDocument.Statement');

@@ -1,8 +1,11 @@
 import { expect } from 'chai';
 import { decodeJwt, SignJWT, UnsecuredJWT } from 'jose';
 import { makeHandler } from '../../functions/handlers/authorizer';
+import { MAX_PATTERN_LENGTH, MAX_PATTERNS, MAX_PRINCIPAL_LENGTH } from '../../functions/lib/auth/claims';
+import { allowPolicy } from '../../functions/lib/auth/policy';
 import { CLOCK_TOLERANCE_SECONDS, MAX_TOKEN_LENGTH } from '../../functions/lib/auth/verify';
 import { AUTH_CONTEXT } from '../../protocol/auth';
+import { AUTHORIZER_RESULT_LIMIT_BYTES, AUTHORIZER_RESULT_SAFE_BYTES, authorizerResultBytes } from '../../protocol/authorizer-limits';
 import {
   connectEvent,
   expectServerError,
@@ -15,6 +18,7 @@ import {
   sign,
   subprotocolEvent,
 } from './authorizer-fixtures';
+import { captureOutput } from './helpers';
 
 describe('authorizer (HS256, AUTH_SECRET)', () => {
   const handler = makeHandler({ ...QUIET, AUTH_SECRET: SECRET });
@@ -163,6 +167,56 @@ describe('authorizer (HS256, AUTH_SECRET)', () => {
     const event = queryEvent(token);
     event.headers = { ...event.headers, 'X-Principal': 'root' };
     expect((await handler(event)).principalId).to.equal(decodeJwt(token).sub);
+  });
+});
+
+describe('authorizer result size (API Gateway WebSocket quota: 8 KB)', () => {
+  const handler = makeHandler({ ...QUIET, AUTH_SECRET: SECRET });
+  // A `sub` of control characters is 6 bytes each once JSON-escaped, and the result holds it twice
+  // (principalId and context.principal): with the most patterns, an authentic token under the
+  // token length cap whose Allow is near or over the limit.
+  const sub = '\u0001'.repeat(MAX_PRINCIPAL_LENGTH);
+  /** Patterns whose Allow for `sub` is exactly `bytes` long (the last pattern takes up the slack). */
+  function patternsForAllowOf(bytes: number): string[] {
+    const base = Array.from({ length: MAX_PATTERNS - 1 }, (_, i) => `t${i}/`.padEnd(80, 'x'));
+    const size = (last: string) => authorizerResultBytes(allowPolicy(METHOD_ARN, { principal: sub, topics: [...base, last] }));
+    const last = 'z'.repeat(bytes - size(''));
+    expect(last.length).to.be.within(1, MAX_PATTERN_LENGTH);
+    const topics = [...base, last];
+    expect(size(last)).to.equal(bytes);
+    return topics;
+  }
+
+  it('allows an Allow of exactly the safe size, and denies (403) one byte more, logging why', async () => {
+    const fits = await sign({ sub, topics: patternsForAllowOf(AUTHORIZER_RESULT_SAFE_BYTES) });
+    const over = await sign({ sub, topics: patternsForAllowOf(AUTHORIZER_RESULT_SAFE_BYTES + 1) });
+    for (const token of [fits, over]) expect(token.length, 'the token itself is accepted').to.be.at.most(MAX_TOKEN_LENGTH);
+
+    const allowed = await handler(queryEvent(fits));
+    expect(allowed.policyDocument.Statement[0]).to.include({ Effect: 'Allow' });
+    expect(authorizerResultBytes(allowed)).to.equal(AUTHORIZER_RESULT_SAFE_BYTES);
+
+    const loud = makeHandler({ AUTH_SECRET: SECRET, AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const { result: denied, lines } = await captureOutput(() => loud(queryEvent(over)));
+    expect(denied).to.deep.equal({
+      principalId: sub,
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: METHOD_ARN }] },
+    });
+    const log = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'connect denied: authorizer result too large');
+    expect(log, lines.join('\n')).to.include({ level: 'WARN', patterns: MAX_PATTERNS, bytes: AUTHORIZER_RESULT_SAFE_BYTES + 1 });
+    expect(log?.reason).to.match(/at most 8192 .* at most 7680: grant fewer or shorter patterns/);
+  });
+
+  it('keeps the safe size below the 8 KB limit, and refuses claims beyond the lowered caps', async () => {
+    expect(AUTHORIZER_RESULT_LIMIT_BYTES).to.equal(8192);
+    expect(AUTHORIZER_RESULT_SAFE_BYTES).to.be.below(AUTHORIZER_RESULT_LIMIT_BYTES);
+    const tooMany = await sign({ topics: Array.from({ length: MAX_PATTERNS + 1 }, (_, i) => `t${i}`) });
+    expect((await handler(queryEvent(tooMany))).policyDocument.Statement[0]).to.include({ Effect: 'Deny' });
+    // An ordinary token with the most patterns of a typical length fits with room to spare.
+    const typical = await sign({ sub: 'auth0|5f7c8ec7c33c6c004bbafe82', topics: Array.from({ length: MAX_PATTERNS }, (_, i) => `tenants/acme/projects/${i}/*`) });
+    const allowed = await handler(queryEvent(typical));
+    expect(allowed.policyDocument.Statement[0]).to.include({ Effect: 'Allow' });
+    expect(authorizerResultBytes(allowed)).to.be.below(AUTHORIZER_RESULT_SAFE_BYTES / 2);
   });
 });
 

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { AUTH_CONTEXT, SUBPROTOCOL } from '../../protocol/auth';
+import { AUTHORIZER_RESULT_LIMIT_BYTES, authorizerResultBytes } from '../../protocol/authorizer-limits';
 import { Client, Gateways, Recorder, echoRoutes, lastConnectionId, refusedHandshake, waitFor } from './gateway-helpers';
 
 const allow = (principalId: string, resource: string, context?: Record<string, unknown>) => ({
@@ -248,6 +249,32 @@ describe('local gateway: handshake', () => {
       expect((await refusedHandshake(`${gw.url}?mode=crash`)).status).to.equal(500);
       // API Gateway accepts only strings, numbers and booleans as context values.
       expect((await refusedHandshake(`${gw.url}?mode=object-context`)).status).to.equal(500);
+    });
+
+    it('answers 500 to an Allow larger than the 8 KB authorizer result quota, and admits one at the limit', async () => {
+      const rec = new Recorder();
+      const problems: string[] = [];
+      /** An Allow whose serialised result is exactly `bytes` long (padding in one context value). */
+      const allowOf = (methodArn: string, bytes: number) => {
+        const result = allow('u', methodArn, { pad: '' });
+        result.context!.pad = 'p'.repeat(bytes - authorizerResultBytes(result));
+        expect(authorizerResultBytes(result)).to.equal(bytes);
+        return result;
+      };
+      const gw = await gateways.start({
+        ...echoRoutes(rec),
+        onHandlerError: (error, routeKey) => problems.push(`${routeKey}: ${(error as Error).message}`),
+        authorizer: async (e) => allowOf(e.methodArn, Number(e.queryStringParameters.bytes)),
+      });
+      const refused = await refusedHandshake(`${gw.url}?bytes=${AUTHORIZER_RESULT_LIMIT_BYTES + 1}`);
+      expect(refused.status).to.equal(500);
+      expect(JSON.parse(refused.body)).to.deep.equal({ message: 'Internal server error' });
+      expect(problems).to.deep.equal([`authorizer: authorizer result is ${AUTHORIZER_RESULT_LIMIT_BYTES + 1} bytes; API Gateway accepts at most 8192 (8 KB)`]);
+      expect(rec.of('$connect'), 'the refused handshake never reached $connect').to.have.length(0);
+
+      const client = await Client.connect(`${gw.url}?bytes=${AUTHORIZER_RESULT_LIMIT_BYTES}`);
+      expect(rec.of('$connect')[0].requestContext.authorizer.pad).to.have.length.above(7000);
+      client.ws.close();
     });
 
     it('exposes { principalId, ...context } as requestContext.authorizer on CONNECT, MESSAGE and DISCONNECT events', async () => {

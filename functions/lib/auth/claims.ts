@@ -12,10 +12,17 @@ import { TOPICS_CLAIM } from '../../../protocol/auth';
 
 /** Longest accepted `sub`; it is stored on every connection item and logged. */
 export const MAX_PRINCIPAL_LENGTH = 256;
-/** Longest accepted pattern; `{sub}` expansions may make the topic longer or shorter. */
-export const MAX_PATTERN_LENGTH = 512;
-/** Most patterns one token may carry (the authorizer context travels with every $connect). */
-export const MAX_PATTERNS = 200;
+/**
+ * Longest accepted pattern: a topic name's default length cap (`{sub}` expansions may make the
+ * topic longer or shorter).
+ */
+export const MAX_PATTERN_LENGTH = 256;
+/**
+ * Most patterns one token may carry. The patterns travel in the authorizer's result, which API
+ * Gateway caps at 8 KB (protocol/authorizer-limits.ts); the authorizer also measures the result
+ * and denies one that would not fit, since long patterns or a long `sub` can overflow it first.
+ */
+export const MAX_PATTERNS = 50;
 
 /** A claim is present but unusable: the token is authentic yet grants nothing (answered 403). */
 export class ClaimError extends Error {
