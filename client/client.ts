@@ -71,8 +71,13 @@ interface PendingRequest {
   topics: string[];
   timer: ReturnType<typeof setTimeout>;
   /** Called once with the reply, or with the client-side error that ended the request. */
-  settle(outcome: { topics: string[] } | ErrorReply | RealtimeError): void;
+  settle(outcome: Outcome): void;
+  /** Resolves (never rejects) once the outcome has been applied. */
+  settled: Promise<void>;
 }
+
+/** A success reply, the server's error reply, or the client-side error that ended a request. */
+type Outcome = { topics: string[] } | ErrorReply | RealtimeError;
 
 interface Waiter {
   resolve(): void;
@@ -163,21 +168,22 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     try {
       await confirmed;
     } catch (err) {
-      if (this.handlers.get(topic) === set) set.delete(handler);
+      if (this.handlers.get(topic) === set && set.delete(handler) && set.size === 0) this.handlers.delete(topic);
       throw err;
     }
     return remove;
   }
 
-  /** Drops every handler of `topic` and unsubscribes on the server. */
+  /**
+   * Drops every handler of `topic` and unsubscribes on the server. Resolves once no socket holds
+   * the topic any more (a socket that closed, or was replaced after a failed request, counts).
+   */
   async unsubscribe(topic: string): Promise<void> {
     if (!this.handlers.delete(topic)) return;
     this.settleWaiters(topic, new RealtimeError('CANCELLED', `unsubscribed from ${topic} before the subscription was confirmed`, [topic]));
-    const requests = [this.current, this.next]
-      .filter((conn): conn is Connection => !!conn && !conn.closed && this.heldOrPending(conn, topic))
-      // A socket that closes meanwhile takes its subscriptions with it: that counts as done.
-      .map((conn) => this.request(conn, 'unsubscribe', [topic]).catch(ignoreClosed));
-    await Promise.all(requests);
+    const conns = [this.current, this.next].filter((conn): conn is Connection => !!conn && !conn.closed);
+    conns.forEach((conn) => this.sync(conn));
+    await Promise.all(conns.map((conn) => this.released(conn, topic)));
   }
 
   /** Closes the connection and stops reconnecting. Subscriptions are kept: connect() restores them. */
@@ -387,53 +393,70 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     for (const conn of [this.current, this.next]) if (conn && !conn.closed) this.sync(conn);
   }
 
-  /** Subscribes `conn` to every wanted topic it neither holds nor is being given. */
+  /**
+   * Brings what `conn` holds on the server to the wanted topics: subscribes the wanted ones it
+   * lacks, unsubscribes the unwanted ones it holds. A topic with a request in flight is left alone
+   * until that request settles (which syncs again): two requests for one topic sent together run
+   * as two Lambda invocations, in either order, so the server could end up with the wrong one.
+   */
   private sync(conn: Connection): void {
-    const missing = [...this.handlers.keys()].filter((t) => !this.heldOrPending(conn, t));
-    for (const chunk of chunkTopics(missing)) void this.request(conn, 'subscribe', chunk).catch(() => undefined);
+    if (conn.closed) return;
+    const busy = new Set(conn.pending.flatMap((r) => r.topics));
+    const subscribe = [...this.handlers.keys()].filter((t) => !conn.topics.has(t) && !busy.has(t));
+    const unsubscribe = [...conn.topics].filter((t) => !this.handlers.has(t) && !busy.has(t));
+    for (const chunk of chunkTopics(subscribe)) this.request(conn, 'subscribe', chunk);
+    for (const chunk of chunkTopics(unsubscribe)) this.request(conn, 'unsubscribe', chunk);
   }
 
-  private heldOrPending(conn: Connection, topic: string): boolean {
-    return conn.topics.has(topic) || conn.pending.some((r) => r.action === 'subscribe' && r.topics.includes(topic));
-  }
-
+  /** Held on the current socket with nothing in flight for it (an unsubscribe may be about to remove it). */
   private isConfirmed(topic: string): boolean {
-    return !!this.current && !this.current.closed && this.current.topics.has(topic);
+    const conn = this.current;
+    return !!conn && !conn.closed && conn.topics.has(topic) && !conn.pending.some((r) => r.topics.includes(topic));
   }
 
-  private request(conn: Connection, action: 'subscribe' | 'unsubscribe', topics: string[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const request: PendingRequest = {
-        action,
-        topics,
-        timer: setTimeout(() => {
-          conn.pending = conn.pending.filter((r) => r !== request);
-          request.settle(new RealtimeError('TIMEOUT', `no reply to ${action} within ${this.options.requestTimeoutMs} ms`, topics));
-        }, this.options.requestTimeoutMs),
-        settle: (outcome) => {
-          clearTimeout(request.timer);
-          if (action === 'subscribe') this.onSubscribeOutcome(conn, request, outcome);
-          else if (!('type' in outcome) || outcome.type !== 'error') topics.forEach((t) => conn.topics.delete(t));
-          if (outcome instanceof RealtimeError) reject(outcome);
-          else if ('type' in outcome && outcome.type === 'error') reject(RealtimeError.fromReply(outcome));
-          else resolve();
-        },
-      };
-      if (conn.socket.readyState !== OPEN) return request.settle(new RealtimeError('CLOSED', 'the connection is not open', topics));
-      conn.pending.push(request);
-      this.send(conn, { action, topics });
-    });
+  /** Waits until `conn` neither holds `topic` nor has a request for it in flight, is gone, or the topic is wanted again. */
+  private async released(conn: Connection, topic: string): Promise<void> {
+    while (!conn.closed && !this.handlers.has(topic)) {
+      const request = conn.pending.find((r) => r.topics.includes(topic));
+      if (!request) return;
+      await request.settled;
+    }
   }
 
-  private onSubscribeOutcome(conn: Connection, request: PendingRequest, outcome: { topics: string[] } | ErrorReply | RealtimeError): void {
+  private request(conn: Connection, action: 'subscribe' | 'unsubscribe', topics: string[]): void {
+    let settled!: () => void;
+    const request: PendingRequest = {
+      action,
+      topics,
+      settled: new Promise<void>((resolve) => (settled = resolve)),
+      timer: setTimeout(() => {
+        conn.pending = conn.pending.filter((r) => r !== request);
+        request.settle(new RealtimeError('TIMEOUT', `no reply to ${action} within ${this.options.requestTimeoutMs} ms`, topics));
+      }, this.options.requestTimeoutMs),
+      settle: (outcome) => {
+        clearTimeout(request.timer);
+        this.onOutcome(conn, request, outcome);
+        settled();
+      },
+    };
+    if (conn.socket.readyState !== OPEN) return request.settle(new RealtimeError('CLOSED', 'the connection is not open', topics));
+    conn.pending.push(request);
+    this.send(conn, { action, topics });
+  }
+
+  private onOutcome(conn: Connection, request: PendingRequest, outcome: Outcome): void {
     if (!(outcome instanceof RealtimeError) && !('code' in outcome)) {
       for (const t of request.topics) {
-        conn.topics.add(t);
-        this.settleWaiters(t);
+        if (request.action === 'unsubscribe') conn.topics.delete(t);
+        else {
+          conn.topics.add(t);
+          this.settleWaiters(t);
+        }
       }
+      this.sync(conn); // a topic wanted again, or no longer wanted, meanwhile
       return this.checkCaughtUp(conn);
     }
-    if (outcome instanceof RealtimeError && outcome.code === 'CLOSED') return; // resubscribed on the next socket
+    if (outcome instanceof RealtimeError && outcome.code === 'CLOSED') return; // the topics are subscribed on the next socket
     const error = outcome instanceof RealtimeError ? outcome : RealtimeError.fromReply(outcome);
     // Subscriptions are all-or-nothing: the named topics are refused, the others were collateral.
     const refused = error.topics.length > 0 ? request.topics.filter((t) => error.topics.includes(t)) : request.topics;
@@ -454,7 +477,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       // A wanted topic could not be restored (TIMEOUT, INTERNAL): start over on a fresh socket.
       return this.drop(conn, 'resubscribe failed');
     }
-    if (!conn.closed) this.sync(conn);
+    this.sync(conn);
     this.checkCaughtUp(conn);
   }
 
@@ -590,10 +613,6 @@ function chunkTopics(topics: string[]): string[][] {
   }
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
-}
-
-function ignoreClosed(err: RealtimeError): void {
-  if (err.code !== 'CLOSED') throw err;
 }
 
 function preview(text: string): string {

@@ -11,7 +11,17 @@ export interface FakeConnection {
   request: IncomingMessage;
   topics: Set<string>;
   received: unknown[];
+  /** What happened, in order: `recv <action> <topics>` and `send <type> <topics>`. */
+  log: string[];
 }
+
+/**
+ * How to answer one subscribe/unsubscribe: at once (`reply`), never (`withhold`, a lost reply),
+ * with API Gateway's own error frame (`gateway-error`, what a failed integration produces), with
+ * the handlers' INTERNAL error reply (`internal`), or
+ * later (`{ delayMs }`; the change is applied when the answer goes out, as a Lambda would).
+ */
+export type Answer = 'reply' | 'withhold' | 'gateway-error' | 'internal' | { delayMs: number };
 
 export interface FakeServerOptions {
   /** Topics refused with INVALID_TOPIC. */
@@ -24,6 +34,8 @@ export interface FakeServerOptions {
   onSubscribe?: (conn: FakeConnection, topics: string[]) => void;
   /** Pick a subprotocol (echo) when the client offers some. */
   protocol?: string;
+  /** Decides how each subscribe/unsubscribe is answered (default `reply`, or `delayFor`'s delay). */
+  answer?: (conn: FakeConnection, request: { action: 'subscribe' | 'unsubscribe'; topics: string[] }) => Answer;
 }
 
 export class FakeServer {
@@ -42,7 +54,7 @@ export class FakeServer {
     await new Promise<void>((resolve) => this.wss.once('listening', () => resolve()));
     this.url = `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/local`;
     this.wss.on('connection', (socket, request) => {
-      const conn: FakeConnection = { socket, request, topics: new Set(), received: [] };
+      const conn: FakeConnection = { socket, request, topics: new Set(), received: [], log: [] };
       this.connections.push(conn);
       socket.on('message', (raw) => this.onMessage(conn, raw.toString()));
     });
@@ -52,30 +64,41 @@ export class FakeServer {
   private onMessage(conn: FakeConnection, text: string): void {
     const body = JSON.parse(text) as { action: string; topics?: string[] };
     conn.received.push(body);
-    const reply = (frame: unknown) => conn.socket.send(JSON.stringify(frame));
+    const reply = (frame: { type: string; topics?: string[]; [field: string]: unknown }) => {
+      if (frame.type !== 'pong') conn.log.push(`send ${frame.type} ${frame.topics?.join(',') ?? ''}`.trimEnd());
+      if (conn.socket.readyState === conn.socket.OPEN) conn.socket.send(JSON.stringify(frame));
+    };
     if (body.action === 'ping') {
       if (this.options.pong !== false) reply({ type: 'pong' });
       return;
     }
     const topics = body.topics ?? [];
-    if (body.action === 'subscribe') {
+    if (body.action !== 'subscribe' && body.action !== 'unsubscribe') {
+      return reply({ type: 'error', code: 'UNKNOWN_ACTION', message: `no route for ${body.action}` });
+    }
+    const action = body.action;
+    conn.log.push(`recv ${action} ${topics.join(',')}`);
+    const answer = () => {
+      if (action === 'unsubscribe') {
+        topics.forEach((t) => conn.topics.delete(t));
+        return reply({ type: 'unsubscribed', topics });
+      }
       const refused = topics.filter((t) => this.options.refuse?.(t));
-      const answer = () => {
-        if (refused.length > 0) return reply({ type: 'error', code: 'INVALID_TOPIC', message: 'bad topic', topics: refused });
-        topics.forEach((t) => conn.topics.add(t));
-        this.options.onSubscribe?.(conn, topics);
-        reply({ type: 'subscribed', topics });
-      };
-      const delay = this.options.delayFor?.(topics) ?? 0;
-      if (delay > 0) setTimeout(answer, delay);
-      else answer();
-      return;
+      if (refused.length > 0) return reply({ type: 'error', code: 'INVALID_TOPIC', message: 'bad topic', topics: refused });
+      topics.forEach((t) => conn.topics.add(t));
+      this.options.onSubscribe?.(conn, topics);
+      reply({ type: 'subscribed', topics });
+    };
+    const how = this.options.answer?.(conn, { action, topics }) ?? (action === 'subscribe' ? { delayMs: this.options.delayFor?.(topics) ?? 0 } : 'reply');
+    if (how === 'withhold') return void conn.log.push(`withhold ${action} ${topics.join(',')}`);
+    if (how === 'gateway-error') {
+      conn.log.push(`send gateway-error`);
+      // API Gateway's answer when the route's integration fails; it names no request.
+      return conn.socket.send(JSON.stringify({ message: 'Internal server error', connectionId: 'fake-connection=', requestId: 'fake-request=' }));
     }
-    if (body.action === 'unsubscribe') {
-      topics.forEach((t) => conn.topics.delete(t));
-      return reply({ type: 'unsubscribed', topics });
-    }
-    reply({ type: 'error', code: 'UNKNOWN_ACTION', message: `no route for ${body.action}` });
+    if (how === 'internal') return reply({ type: 'error', code: 'INTERNAL', message: 'the server could not complete this request; it is safe to retry' });
+    if (how === 'reply' || how.delayMs <= 0) return answer();
+    setTimeout(answer, how.delayMs);
   }
 
   /** Sends a delivered message to every open connection subscribed to `topic`; returns how many. */
