@@ -149,7 +149,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /**
    * Subscribes `handler` to `topic` (connecting if needed). Resolves, with a function that removes
    * this handler, once the server confirms; rejects with a RealtimeError (e.g. INVALID_TOPIC,
-   * FORBIDDEN, TOO_MANY_TOPICS) if it refuses.
+   * FORBIDDEN, TOO_MANY_TOPICS) if it refuses. A request that fails without a refusal (TIMEOUT,
+   * INTERNAL, a lost connection) is retried on a new connection, and the call keeps waiting.
    */
   async subscribe(topic: string, handler: MessageHandler): Promise<() => Promise<void>> {
     if (typeof handler !== 'function') throw new TypeError('subscribe: handler must be a function');
@@ -456,29 +457,40 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       this.sync(conn); // a topic wanted again, or no longer wanted, meanwhile
       return this.checkCaughtUp(conn);
     }
-    if (outcome instanceof RealtimeError && outcome.code === 'CLOSED') return; // the topics are subscribed on the next socket
-    const error = outcome instanceof RealtimeError ? outcome : RealtimeError.fromReply(outcome);
-    // Subscriptions are all-or-nothing: the named topics are refused, the others were collateral.
+    if (outcome instanceof RealtimeError) {
+      if (outcome.code === 'CLOSED') return; // the socket is gone; its replacement is synced from scratch
+      return this.retry(conn, request, outcome);
+    }
+    if (outcome.code === 'INTERNAL') return this.retry(conn, request, RealtimeError.fromReply(outcome));
+    if (request.action === 'unsubscribe') {
+      // The server never refuses to unsubscribe a topic it confirmed; if it does, sending the same
+      // request again would loop, so start over on a socket that never held the topic.
+      return this.retry(conn, request, RealtimeError.fromReply(outcome));
+    }
+    // The server refused (subscriptions are all-or-nothing): the topics it names are refused, the
+    // others were collateral and are sent again by sync(). A reply naming none refuses them all.
+    const error = RealtimeError.fromReply(outcome);
     const refused = error.topics.length > 0 ? request.topics.filter((t) => error.topics.includes(t)) : request.topics;
     const background: string[] = [];
     for (const t of refused) {
-      if (this.topicWaiters.has(t)) {
-        this.handlers.delete(t); // the caller learns through the rejected subscribe()
-        this.settleWaiters(t, error);
-      } else if (error.topics.length > 0) {
-        this.handlers.delete(t); // refused on resubscribe (e.g. permissions changed): tell the app
-        background.push(t);
-      } else {
-        background.push(t);
-      }
+      if (!this.handlers.delete(t)) continue; // no longer wanted anyway
+      if (this.topicWaiters.has(t)) this.settleWaiters(t, error); // the caller learns through the rejected subscribe()
+      else background.push(t); // refused on resubscribe (e.g. permissions changed): tell the app
     }
-    if (background.length > 0) this.report(new RealtimeError(error.code, `resubscribe failed: ${error.message}`, background));
-    if (error.topics.length === 0 && background.length > 0 && conn === this.current) {
-      // A wanted topic could not be restored (TIMEOUT, INTERNAL): start over on a fresh socket.
-      return this.drop(conn, 'resubscribe failed');
-    }
+    if (background.length > 0) this.report(new RealtimeError(error.code, `resubscribe refused: ${error.message}`, background));
     this.sync(conn);
     this.checkCaughtUp(conn);
+  }
+
+  /**
+   * A request failed without a refusal: no reply in time, API Gateway's own error, or the server's
+   * INTERNAL. What the server now holds for those topics is unknown, so rather than guess, start
+   * over on a fresh socket (with the reconnect backoff): it gets exactly the wanted topics.
+   * Handlers are kept and waiting subscribe() calls keep waiting; the app hears of it as an error.
+   */
+  private retry(conn: Connection, request: PendingRequest, error: RealtimeError): void {
+    this.report(new RealtimeError(error.code, `${request.action} ${request.topics.join(', ')} failed (${error.message}); retrying on a new connection`, request.topics, { cause: error }));
+    this.drop(conn, `${request.action} failed`);
   }
 
   private settleWaiters(topic: string, error?: RealtimeError): void {
@@ -513,7 +525,15 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     if (!parsed.success) {
       // API Gateway's own answer when an integration fails: {"message":"Internal server error",...}
       const gatewayMessage = (json as { message?: unknown } | null)?.message;
-      if (typeof gatewayMessage === 'string') return this.report(new RealtimeError('INTERNAL', `the gateway answered: ${gatewayMessage}`));
+      if (typeof gatewayMessage === 'string') {
+        const error = new RealtimeError('INTERNAL', `the gateway answered: ${gatewayMessage}`);
+        // The frame does not say which request failed, and replies are not ordered, so it settles
+        // the oldest one: the likeliest culprit (an integration timeout ends the longest-waiting
+        // request first), and a wrong pick costs nothing, because the outcome is a retry that
+        // replaces the socket and so re-sends every request that was in flight on it.
+        const oldest = conn.pending.shift();
+        return oldest ? oldest.settle(error) : this.report(error);
+      }
       return this.report(new RealtimeError('PROTOCOL', `received an unknown frame: ${preview(data)}`));
     }
     const frame = parsed.data;

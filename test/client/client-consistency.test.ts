@@ -105,6 +105,81 @@ describe('client subscription consistency (against an in-test server)', () => {
       server = undefined;
     });
   });
+
+  describe('failed replies are retried, never taken for a refusal', () => {
+    it('keeps a subscription whose resubscribe after a reconnect times out, and restores it on a fresh socket', async () => {
+      const srv = await setup({ answer: (conn) => (conn === srv.connections[1] && conn.received.length === 1 ? 'withhold' : 'reply') });
+      const { c, errors } = client({ requestTimeoutMs: 100 });
+      const got: string[] = [];
+      await c.subscribe('t', (m) => got.push(m.id));
+      srv.connections[0].socket.terminate();
+
+      await until(() => errors.some((e) => e.code === 'TIMEOUT'), 'the resubscribe to time out');
+      expect(c.topics).to.deep.equal(['t']); // still wanted: a lost reply is not a refusal
+      await until(() => srv.open().length === 1 && srv.open()[0].topics.has('t'), 'resubscribed on a third socket');
+      expect(srv.connections).to.have.length(3);
+      srv.publish('t', 'after', null);
+      await until(() => got.includes('after'), 'a message after the retry');
+    });
+
+    it('resolves a subscribe() whose first reply never comes, after retrying on a fresh socket', async () => {
+      const srv = await setup({ answer: (conn) => (conn === srv.connections[0] ? 'withhold' : 'reply') });
+      const { c, errors } = client({ requestTimeoutMs: 100 });
+      await c.subscribe('t', () => undefined);
+      expect(errors.map((e) => e.code)).to.include('TIMEOUT');
+      expect(srv.connections).to.have.length(2);
+      expect([...srv.connections[1].topics]).to.deep.equal(['t']);
+      expect(c.topics).to.deep.equal(['t']);
+    });
+
+    it('replaces the socket when an unsubscribe reply never comes, so the server cannot keep the topic', async () => {
+      const srv = await setup({ answer: (conn, r) => (conn === srv.connections[0] && r.action === 'unsubscribe' ? 'withhold' : 'reply') });
+      const { c, errors } = client({ requestTimeoutMs: 100 });
+      await c.subscribe('a', () => undefined);
+      await c.subscribe('b', () => undefined);
+      await c.unsubscribe('a');
+      expect(errors.map((e) => e.code)).to.include('TIMEOUT');
+      await until(() => srv.open().length === 1 && srv.open()[0] === srv.connections[1] && srv.connections[1].topics.size === 1, 'a fresh socket');
+      expect([...srv.connections[1].topics]).to.deep.equal(['b']);
+      expect(c.topics).to.deep.equal(['b']);
+    });
+
+    it("settles the request at once on API Gateway's own error frame, and retries it on a fresh socket", async () => {
+      const srv = await setup({ answer: (conn) => (conn === srv.connections[0] ? 'gateway-error' : 'reply') });
+      const { c, errors, states } = client(); // default requestTimeoutMs: 30 s
+      const subscribed = c.subscribe('t', () => undefined);
+      await until(() => errors.length > 0, 'the error to be reported');
+      expect(errors[0].code).to.equal('INTERNAL');
+      expect(errors[0].message).to.contain('Internal server error');
+      // Settled by the frame itself, not left to time out: the socket is already being replaced.
+      expect(states).to.include('reconnecting');
+      await subscribed;
+      expect([...srv.connections[1].topics]).to.deep.equal(['t']);
+    });
+
+    it("retries a subscribe answered with the server's INTERNAL error instead of rejecting it", async () => {
+      const srv = await setup({ answer: (conn) => (conn === srv.connections[0] ? 'internal' : 'reply') });
+      const { c, errors } = client();
+      await c.subscribe('t', () => undefined);
+      expect(errors.map((e) => e.code)).to.include('INTERNAL');
+      expect([...srv.connections[1].topics]).to.deep.equal(['t']);
+    });
+
+    it('drops the handlers of topics the server refuses on resubscribe (named in its reply) and says so', async () => {
+      let refusing = false;
+      const srv = await setup({ refuse: (t) => refusing && t === 'secret' });
+      const { c, errors } = client();
+      await c.subscribe('secret', () => undefined);
+      await c.subscribe('open', () => undefined);
+      refusing = true; // e.g. the principal's permissions changed
+      srv.connections[0].socket.terminate();
+      await until(() => errors.some((e) => e.code === 'INVALID_TOPIC'), 'the refusal');
+      const refusal = errors.find((e) => e.code === 'INVALID_TOPIC')!;
+      expect(refusal.topics).to.deep.equal(['secret']);
+      await until(() => srv.connections[1]?.topics.has('open'), 'the other topic restored');
+      expect(c.topics).to.deep.equal(['open']);
+    });
+  });
 });
 
 /** A small deterministic generator (mulberry32), so a failing interleaving can be replayed. */
