@@ -19,10 +19,12 @@ export const TABLE_ACCESS: Record<HandlerName, TableAccess> = {
   connect: { table: ['dynamodb:PutItem'], topicIndex: [] },
   // Query the connection's partition, then BatchWriteItem deletes (deleteConnectionRows).
   disconnect: { table: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], topicIndex: [] },
-  // GetItem of the $connection item, Query of its subscriptions (cap), BatchWriteItem puts.
-  subscribe: { table: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query'], topicIndex: [] },
-  // BatchWriteItem deletes of the named topics.
-  unsubscribe: { table: ['dynamodb:BatchWriteItem'], topicIndex: [] },
+  // GetItem of the $connection item, Query of its subscriptions, UpdateItem of its
+  // subscriptionCount (reserve / release under the cap), PutItem of each row (ALL_OLD tells a
+  // new row), DeleteItem of the rows it takes back when a write fails.
+  subscribe: { table: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], topicIndex: [] },
+  // DeleteItem of each named topic (ALL_OLD tells a deleted row), UpdateItem of subscriptionCount.
+  unsubscribe: { table: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'], topicIndex: [] },
   // Answers unknown actions from the frame alone.
   default: { table: [], topicIndex: [] },
   // Query byTopic for subscribers; on 410 Gone, Query the dead connection's rows and BatchWriteItem deletes.

@@ -9,7 +9,7 @@ import { AUTH_CONTEXT, SUBPROTOCOL } from '../../protocol/auth';
 import { TABLE, expiresAtFor } from '../../protocol/table';
 import { offeredSubprotocols } from '../lib/auth/token-source';
 import type { EnvMap } from '../lib/config';
-import type { ConnectionItem } from '../lib/connection-rows';
+import { SUBSCRIPTION_COUNT, type ConnectionItem } from '../lib/connection-rows';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { makeRuntime } from '../lib/runtime';
 import { describeError } from '../lib/telemetry';
@@ -74,6 +74,8 @@ export function makeHandler(env: EnvMap): (event: ConnectEvent, context?: Contex
         sourceIp: event.requestContext.identity?.sourceIp,
         ...authorizedIdentity(event.requestContext.authorizer),
         expiresAt: expiresAtFor(connectedAtMs),
+        // Subscribe reserves against this count, so the cap holds under concurrent requests.
+        [SUBSCRIPTION_COUNT]: 0,
       };
       await ddb.send(new PutCommand({ TableName: tableName, Item: item }));
       logger.info('connected', { connectionId, principal: item.principal });

@@ -2,60 +2,103 @@
  * subscribe: `{"action":"subscribe","topics":[…]}` → `{"type":"subscribed","topics":[…]}`.
  * All or nothing: every topic is checked (name, permission, cap) before anything is written.
  * Idempotent: topics the connection already holds are not written again nor counted twice.
+ *
+ * The cap holds under concurrency (API Gateway runs a connection's messages side by side): the
+ * request first reserves its new topics on the `$connection` item's `subscriptionCount` with a
+ * conditional update, then writes the rows, then gives back what it reserved but did not add (a
+ * topic a concurrent request added first). A failed write takes back the rows it added.
  */
 import { topicAllowed } from '../../protocol/auth';
 import { errorReply } from '../../protocol/messages';
 import { TABLE, expiresAtFor } from '../../protocol/table';
-import { batchWriteAll } from '../lib/batch-write';
 import type { EnvMap } from '../lib/config';
-import { getConnectionItem, subscribedTopics } from '../lib/connection-rows';
+import {
+  deleteSubscriptionRows,
+  getConnectionItem,
+  initSubscriptionCount,
+  putSubscriptionRows,
+  releaseSubscriptions,
+  reserveSubscriptions,
+  SUBSCRIPTION_COUNT,
+  subscribedTopics,
+} from '../lib/connection-rows';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { routeResponse } from '../lib/replies';
+import { describeError } from '../lib/telemetry';
 import { makeTopicsRoute } from '../lib/topics-request';
 
+const unregistered = () =>
+  routeResponse(errorReply('INTERNAL', 'this connection is not registered (its $connect record is missing); reconnect and subscribe again'));
+
 export function makeHandler(env: EnvMap) {
-  return makeTopicsRoute(env, 'subscribe', ({ ddb, tableName, logger, config }) => async (connectionId, topics) => {
-    const cap = config.maxSubscriptionsPerConnection;
-    const connection = await getConnectionItem(ddb, tableName, connectionId);
-    if (!connection) {
-      // Never write subscriptions for a connection that $connect did not record: they would be orphans.
-      logger.warn('subscribe for an unknown connection', { connectionId });
-      return routeResponse(errorReply('INTERNAL', 'this connection is not registered (its $connect record is missing); reconnect and subscribe again'));
-    }
+  return makeTopicsRoute(env, 'subscribe', ({ ddb, tableName, logger, config }) => {
+    /** Give back `n` reserved subscriptions; a failure only leaves the count high (safe), so it is logged, not raised. */
+    const release = async (connectionId: string, n: number) => {
+      try {
+        if (!(await releaseSubscriptions(ddb, tableName, connectionId, n))) logger.info('reservation not released: the connection is gone', { connectionId, n });
+      } catch (error) {
+        logger.warn('could not release reserved subscriptions; the count stays high until the connection ends', { connectionId, n, error: describeError(error) });
+      }
+    };
 
-    const refused = topics.filter((t) => !topicAllowed(connection.allowedTopics, t, connection.principal));
-    if (refused.length > 0) {
-      logger.info('subscribe forbidden', { connectionId, principal: connection.principal, topics: refused });
-      return routeResponse(errorReply('FORBIDDEN', 'not allowed to subscribe to these topics', refused));
-    }
+    return async (connectionId, topics) => {
+      const cap = config.maxSubscriptionsPerConnection;
+      const connection = await getConnectionItem(ddb, tableName, connectionId);
+      if (!connection) {
+        // Never write subscriptions for a connection that $connect did not record: they would be orphans.
+        logger.warn('subscribe for an unknown connection', { connectionId });
+        return unregistered();
+      }
 
-    const existing = new Set(await subscribedTopics(ddb, tableName, connectionId));
-    const added = topics.filter((t) => !existing.has(t));
-    if (existing.size + added.length > cap) {
-      return routeResponse(
-        errorReply(
-          'TOO_MANY_TOPICS',
-          `a connection holds at most ${cap} subscriptions; it has ${existing.size} and this request adds ${added.length}`,
-          added,
-        ),
-      );
-    }
+      const refused = topics.filter((t) => !topicAllowed(connection.allowedTopics, t, connection.principal));
+      if (refused.length > 0) {
+        logger.info('subscribe forbidden', { connectionId, principal: connection.principal, topics: refused });
+        return routeResponse(errorReply('FORBIDDEN', 'not allowed to subscribe to these topics', refused));
+      }
 
-    const now = Date.now();
-    // Subscriptions expire with their connection (API Gateway ends it 2 h after connecting).
-    const expiresAt = connection.expiresAt ?? expiresAtFor(now);
-    const subscribedAt = new Date(now).toISOString();
-    await batchWriteAll(
-      ddb,
-      tableName,
-      added.map((topic) => ({
-        PutRequest: {
-          Item: { [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: topic, [TABLE.topicAttribute]: topic, subscribedAt, [TABLE.ttlAttribute]: expiresAt },
-        },
-      })),
-    );
-    logger.info('subscribed', { connectionId, topics, added: added.length });
-    return routeResponse({ type: 'subscribed', topics });
+      const existing = await subscribedTopics(ddb, tableName, connectionId, true);
+      const held = new Set(existing);
+      const added = topics.filter((t) => !held.has(t));
+      const tooMany = (has: number) => {
+        logger.info('subscribe refused: subscription cap', { connectionId, cap, has, adds: added.length });
+        return routeResponse(
+          errorReply('TOO_MANY_TOPICS', `a connection holds at most ${cap} subscriptions; it has ${has} and this request adds ${added.length}`, added),
+        );
+      };
+      if (added.length === 0) {
+        logger.info('subscribed', { connectionId, topics, added: 0 });
+        return routeResponse({ type: 'subscribed', topics });
+      }
+      if (held.size + added.length > cap) return tooMany(held.size);
+
+      // A connection item from before the count existed: start it at the rows it holds.
+      if (connection[SUBSCRIPTION_COUNT] === undefined) await initSubscriptionCount(ddb, tableName, connectionId, held.size);
+      if (!(await reserveSubscriptions(ddb, tableName, connectionId, added.length, cap))) {
+        const now = await getConnectionItem(ddb, tableName, connectionId);
+        if (!now) return unregistered();
+        return tooMany(now[SUBSCRIPTION_COUNT] ?? held.size);
+      }
+
+      const nowMs = Date.now();
+      // Subscriptions expire with their connection (API Gateway ends it 2 h after connecting).
+      const attributes = { subscribedAt: new Date(nowMs).toISOString(), [TABLE.ttlAttribute]: connection.expiresAt ?? expiresAtFor(nowMs) };
+      const written = await putSubscriptionRows(ddb, tableName, connectionId, added, attributes);
+      if (written.failure !== undefined) {
+        // All or nothing: take back the rows this request created, and give back every unit
+        // reserved except those of rows that could not be taken back (they are still held).
+        const undone = await deleteSubscriptionRows(ddb, tableName, connectionId, written.changed);
+        const stillHeld = written.changed.length - undone.changed.length;
+        await release(connectionId, added.length - stillHeld);
+        if (undone.failure !== undefined) {
+          logger.error('subscribe failed and could not take back every row it wrote', { connectionId, left: stillHeld, error: describeError(undone.failure) });
+        }
+        throw written.failure;
+      }
+      // Topics another request added between our read and our write were reserved twice.
+      await release(connectionId, added.length - written.changed.length);
+      logger.info('subscribed', { connectionId, topics, added: written.changed.length });
+      return routeResponse({ type: 'subscribed', topics });
+    };
   });
 }
 

@@ -18,7 +18,7 @@ function connectEvent(overrides: Partial<ConnectEvent['requestContext']> = {}, h
 describe('$connect handler', () => {
   const db = withFakeTable();
 
-  it('stores the connection item with time, source ip and expiry, and no topic attribute', async () => {
+  it('stores the connection item with time, source ip, expiry and a subscription count of 0, and no topic attribute', async () => {
     const result = await makeHandler(testEnv())(connectEvent());
     expect(result).to.deep.equal({ statusCode: 200 });
     expect(db.table.rowsOf('L0SM9cOFvHcCIhw=')).to.deep.equal([
@@ -28,6 +28,7 @@ describe('$connect handler', () => {
         connectedAt: new Date(connectedAt).toISOString(),
         sourceIp: '203.0.113.9',
         expiresAt: expiresAtFor(connectedAt),
+        subscriptionCount: 0,
       },
     ]);
     expect(db.ddb.commandCalls(PutCommand)[0].args[0].input.Item).to.not.have.property(TABLE.topicAttribute);

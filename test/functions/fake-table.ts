@@ -1,12 +1,16 @@
 /**
  * An in-memory stand-in for the connections table behind aws-sdk-client-mock: enough of Get,
- * Put, Query (table partition and the byTopic index, paginated with ExclusiveStartKey) and
- * BatchWrite (with injectable UnprocessedItems) to test the handlers' behaviour, not just the
- * calls they make.
+ * Put, Delete and Update (with ReturnValues ALL_OLD and condition expressions, as DynamoDB
+ * evaluates them), Query (table partition and the byTopic index, paginated with
+ * ExclusiveStartKey) and BatchWrite (with injectable UnprocessedItems) to test the handlers'
+ * behaviour, not just the calls they make. Each call resolves on its own tick, so concurrent
+ * handler invocations interleave between their calls, as they do against DynamoDB.
  */
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { TABLE } from '../../protocol/table';
+import { SUBSCRIPTION_COUNT } from '../../functions/lib/connection-rows';
 
 export type Row = Record<string, unknown>;
 type DdbMock = AwsClientStub<DynamoDBDocumentClient>;
@@ -30,9 +34,20 @@ export class FakeTable {
     });
     mock.on(PutCommand).callsFake((input) => {
       this.checkTable(input.TableName);
+      const old = this.rows.get(key(input.Item[TABLE.partitionKey], input.Item[TABLE.sortKey]));
+      this.checkCondition(input, old);
       this.put(input.Item);
-      return {};
+      return input.ReturnValues === 'ALL_OLD' && old ? { Attributes: structuredClone(old) } : {};
     });
+    mock.on(DeleteCommand).callsFake((input) => {
+      this.checkTable(input.TableName);
+      const k = key(input.Key[TABLE.partitionKey], input.Key[TABLE.sortKey]);
+      const old = this.rows.get(k);
+      this.checkCondition(input, old);
+      this.rows.delete(k);
+      return input.ReturnValues === 'ALL_OLD' && old ? { Attributes: structuredClone(old) } : {};
+    });
+    mock.on(UpdateCommand).callsFake((input) => this.update(input));
     mock.on(QueryCommand).callsFake((input) => this.query(input));
     mock.on(BatchWriteCommand).callsFake((input) => this.batchWrite(input));
     return this;
@@ -40,6 +55,28 @@ export class FakeTable {
 
   put(row: Row) {
     this.rows.set(key(row[TABLE.partitionKey], row[TABLE.sortKey]), structuredClone(row));
+    const id = String(row[TABLE.partitionKey]);
+    if (row[TABLE.sortKey] !== TABLE.connectionSortKey && this.connectionItem(id)) {
+      const held = this.rowsOf(id).filter((r) => r[TABLE.sortKey] !== TABLE.connectionSortKey).length;
+      this.peakSubscriptions.set(id, Math.max(held, this.peakSubscriptions.get(id) ?? 0));
+    }
+  }
+
+  /** The most subscription rows each registered connection ever held at once. */
+  readonly peakSubscriptions = new Map<string, number>();
+
+  /** The connection's `$connection` item, if any. */
+  connectionItem(connectionId: string): Row | undefined {
+    return this.rows.get(key(connectionId, TABLE.connectionSortKey));
+  }
+
+  /** Subscription rows written as subscribe writes them, counted on the connection item as subscribe counts them. */
+  hold(connectionId: string, ...topics: string[]) {
+    const item = this.connectionItem(connectionId);
+    for (const topic of topics) {
+      if (!this.rows.has(key(connectionId, topic)) && item) item[SUBSCRIPTION_COUNT] = Number(item[SUBSCRIPTION_COUNT] ?? 0) + 1;
+      this.put({ connectionId, sk: topic, topic, expiresAt: 1 });
+    }
   }
 
   rowsOf(connectionId: string): Row[] {
@@ -54,7 +91,39 @@ export class FakeTable {
     if (name !== this.tableName) throw new Error(`unexpected table ${String(name)}`);
   }
 
-  private query(input: QueryCommand['input']) {
+  /** Throws ConditionalCheckFailedException when the request's ConditionExpression is false for `item`. */
+  private checkCondition(input: Expressions & { ConditionExpression?: string }, item: Row | undefined) {
+    if (input.ConditionExpression === undefined) return;
+    if (!evaluateCondition(input.ConditionExpression, input, item)) {
+      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
+    }
+  }
+
+  /** UpdateItem with `ADD #a :v` and `SET #a = :v` actions; like DynamoDB, it creates a missing item. */
+  private update(input: UpdateCommand['input']) {
+    this.checkTable(input.TableName);
+    const k = key(input.Key?.[TABLE.partitionKey], input.Key?.[TABLE.sortKey]);
+    const old = this.rows.get(k);
+    this.checkCondition(input, old);
+    const item: Row = old ? structuredClone(old) : { ...input.Key };
+    const match = /^\s*(ADD|SET)\s+(.+)$/.exec(input.UpdateExpression ?? '');
+    if (!match) throw new Error(`FakeTable: unsupported UpdateExpression ${String(input.UpdateExpression)}`);
+    for (const action of match[2].split(',')) {
+      const parts = match[1] === 'ADD' ? /^\s*(#\w+)\s+(:\w+)\s*$/.exec(action) : /^\s*(#\w+)\s*=\s*(:\w+)\s*$/.exec(action);
+      if (!parts) throw new Error(`FakeTable: unsupported ${match[1]} action ${action}`);
+      const name = attributeName(parts[1], input);
+      const value = attributeValue(parts[2], input);
+      if (match[1] === 'SET') item[name] = value;
+      else {
+        if (typeof value !== 'number' || (item[name] !== undefined && typeof item[name] !== 'number')) throw new Error('FakeTable: ADD of non-numbers');
+        item[name] = Number(item[name] ?? 0) + value;
+      }
+    }
+    this.rows.set(k, item);
+    return {};
+  }
+
+  query(input: QueryCommand['input']) {
     this.checkTable(input.TableName);
     const value = Object.values(input.ExpressionAttributeValues ?? {})[0];
     const byTopic = input.IndexName === TABLE.topicIndex;
@@ -96,6 +165,60 @@ export class FakeTable {
     }
     return { UnprocessedItems: left.length > 0 ? { [this.tableName]: left } : {} };
   }
+}
+
+interface Expressions {
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+}
+
+function attributeName(token: string, input: Expressions): string {
+  const name = input.ExpressionAttributeNames?.[token];
+  if (name === undefined) throw new Error(`ValidationException: ${token} is not defined in ExpressionAttributeNames`);
+  return name;
+}
+
+function attributeValue(token: string, input: Expressions): unknown {
+  if (!input.ExpressionAttributeValues || !(token in input.ExpressionAttributeValues)) {
+    throw new Error(`ValidationException: ${token} is not defined in ExpressionAttributeValues`);
+  }
+  return input.ExpressionAttributeValues[token];
+}
+
+/**
+ * The condition expressions the handlers use: terms joined by AND, each `attribute_exists(#a)`,
+ * `attribute_not_exists(#a)` or `#a <op> :v` (a comparison with a missing attribute is false, as
+ * in DynamoDB). Anything else throws, so a test can never pass on a condition the fake ignored.
+ */
+function evaluateCondition(expression: string, input: Expressions, item: Row | undefined): boolean {
+  return expression.split(/\s+AND\s+/).every((term) => {
+    const fn = /^\s*(attribute_exists|attribute_not_exists)\((#\w+)\)\s*$/.exec(term);
+    if (fn) {
+      const present = item !== undefined && item[attributeName(fn[2], input)] !== undefined;
+      return fn[1] === 'attribute_exists' ? present : !present;
+    }
+    const cmp = /^\s*(#\w+)\s*(<=|>=|<>|<|>|=)\s*(:\w+)\s*$/.exec(term);
+    if (!cmp) throw new Error(`FakeTable: unsupported condition term ${term}`);
+    const have = item?.[attributeName(cmp[1], input)];
+    const want = attributeValue(cmp[3], input);
+    if (have === undefined) return false;
+    if (typeof have !== typeof want) throw new Error(`FakeTable: comparing ${typeof have} with ${typeof want}`);
+    const [a, b] = [have as number | string, want as number | string];
+    switch (cmp[2]) {
+      case '<=':
+        return a <= b;
+      case '>=':
+        return a >= b;
+      case '<':
+        return a < b;
+      case '>':
+        return a > b;
+      case '=':
+        return a === b;
+      default:
+        return a !== b;
+    }
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV } from '../../protocol/env';
 import { errorReplySchema, serverMessageSchema, type ServerMessage } from '../../protocol/messages';
 import { TABLE } from '../../protocol/table';
@@ -14,7 +14,7 @@ const EXPIRES = 1_900_000_000;
 describe('subscribe and unsubscribe handlers', () => {
   const db = withFakeTable();
   beforeEach(() => {
-    db.table.put({ connectionId: CONN, sk: TABLE.connectionSortKey, expiresAt: EXPIRES });
+    db.table.put({ connectionId: CONN, sk: TABLE.connectionSortKey, expiresAt: EXPIRES, subscriptionCount: 0 });
   });
 
   const send = async (handler: ReturnType<typeof makeSubscribe>, body: unknown, routeKey = 'subscribe'): Promise<ServerMessage> => {
@@ -29,6 +29,7 @@ describe('subscribe and unsubscribe handlers', () => {
       .filter((sk) => sk !== TABLE.connectionSortKey)
       .sort();
   const error = (reply: ServerMessage) => errorReplySchema.parse(reply);
+  const count = () => db.table.connectionItem(CONN)?.subscriptionCount;
 
   describe('subscribe', () => {
     it('stores one subscription row per topic (with topic for the index, expiring with the connection) and replies subscribed', async () => {
@@ -38,15 +39,18 @@ describe('subscribe and unsubscribe handlers', () => {
       const row = db.table.rowsOf(CONN).find((r) => r.sk === 'orders/42');
       expect(row).to.include({ connectionId: CONN, topic: 'orders/42', expiresAt: EXPIRES });
       expect(Date.parse(String(row?.subscribedAt))).to.be.a('number').and.not.NaN;
+      expect(count()).to.equal(2);
     });
 
     it('is idempotent: re-subscribing writes nothing new and does not count twice against the cap', async () => {
       const handler = makeSubscribe(testEnv({ [ENV.maxSubscriptionsPerConnection]: '2' }));
       await send(handler, { action: 'subscribe', topics: ['a', 'b'] });
-      const writes = db.ddb.commandCalls(BatchWriteCommand).length;
+      db.ddb.resetHistory();
       expect(await send(handler, { action: 'subscribe', topics: ['b', 'a', 'a'] })).to.deep.equal({ type: 'subscribed', topics: ['b', 'a'] });
-      expect(db.ddb.commandCalls(BatchWriteCommand).length).to.equal(writes);
+      expect(db.ddb.commandCalls(PutCommand)).to.have.length(0);
+      expect(db.ddb.commandCalls(UpdateCommand)).to.have.length(0);
       expect(subscriptions()).to.deep.equal(['a', 'b']);
+      expect(count()).to.equal(2);
     });
 
     it('de-duplicates topics within one request', async () => {
@@ -72,7 +76,8 @@ describe('subscribe and unsubscribe handlers', () => {
       expect(reply.topics).to.deep.equal(['$connection', 'has space', 'x'.repeat(11), '']);
       expect(reply.message).to.contain('at most 10 characters');
       expect(subscriptions()).to.deep.equal([]);
-      expect(db.ddb.commandCalls(BatchWriteCommand)).to.have.length(0);
+      expect(db.ddb.commandCalls(PutCommand)).to.have.length(0);
+      expect(count()).to.equal(0);
     });
 
     it('answers TOO_MANY_TOPICS when existing plus new subscriptions exceed the cap, and changes nothing', async () => {
@@ -83,6 +88,7 @@ describe('subscribe and unsubscribe handlers', () => {
       expect(reply.topics).to.deep.equal(['c', 'd']);
       expect(reply.message).to.match(/at most 3 subscriptions; it has 2 and this request adds 2/);
       expect(subscriptions()).to.deep.equal(['a', 'b']);
+      expect(count()).to.equal(2);
       // One request naming more topics than the cap is refused before reading the db.table.
       db.ddb.resetHistory();
       expect(error(await send(handler, { action: 'subscribe', topics: ['p', 'q', 'r', 's'] })).code).to.equal('TOO_MANY_TOPICS');
@@ -112,10 +118,7 @@ describe('subscribe and unsubscribe handlers', () => {
       expect(error(await send(makeSubscribe(testEnv()), body)).code).to.equal('PAYLOAD_TOO_LARGE');
     });
 
-    it('retries unprocessed writes, and answers INTERNAL when DynamoDB fails', async () => {
-      db.table.unprocessedPlan = [2];
-      expect(await send(makeSubscribe(testEnv()), { action: 'subscribe', topics: ['a', 'b', 'c'] })).to.deep.equal({ type: 'subscribed', topics: ['a', 'b', 'c'] });
-      expect(subscriptions()).to.deep.equal(['a', 'b', 'c']);
+    it('answers INTERNAL when DynamoDB fails', async () => {
       db.ddb.on(GetCommand).rejects(new Error('boom'));
       const reply = error(await send(makeSubscribe(testEnv()), { action: 'subscribe', topics: ['d'] }));
       expect(reply.code).to.equal('INTERNAL');
@@ -124,11 +127,12 @@ describe('subscribe and unsubscribe handlers', () => {
   });
 
   describe('unsubscribe', () => {
-    it('deletes the named subscriptions, ignores ones not held, and replies unsubscribed', async () => {
-      db.table.subscribe(CONN, 'a', 'b', 'c');
+    it('deletes the named subscriptions, ignores ones not held, lowers the count by the rows deleted, and replies unsubscribed', async () => {
+      db.table.hold(CONN, 'a', 'b', 'c');
       const reply = await send(makeUnsubscribe(testEnv()), { action: 'unsubscribe', topics: ['a', 'c', 'zzz', 'a'] }, 'unsubscribe');
       expect(reply).to.deep.equal({ type: 'unsubscribed', topics: ['a', 'c', 'zzz'] });
       expect(subscriptions()).to.deep.equal(['b']);
+      expect(count()).to.equal(1);
       expect(db.table.rowsOf(CONN).some((r) => r.sk === TABLE.connectionSortKey)).to.equal(true);
     });
 

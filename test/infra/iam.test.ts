@@ -42,8 +42,14 @@ describe('infra: least-privilege IAM', function () {
   const expected: Record<string, () => string[]> = {
     connect: () => [`dynamodb:PutItem on ${tableArn}`],
     disconnect: () => [`dynamodb:BatchWriteItem on ${tableArn}`, `dynamodb:Query on ${tableArn}`],
-    subscribe: () => [`dynamodb:BatchWriteItem on ${tableArn}`, `dynamodb:GetItem on ${tableArn}`, `dynamodb:Query on ${tableArn}`],
-    unsubscribe: () => [`dynamodb:BatchWriteItem on ${tableArn}`],
+    subscribe: () => [
+      `dynamodb:DeleteItem on ${tableArn}`,
+      `dynamodb:GetItem on ${tableArn}`,
+      `dynamodb:PutItem on ${tableArn}`,
+      `dynamodb:Query on ${tableArn}`,
+      `dynamodb:UpdateItem on ${tableArn}`,
+    ],
+    unsubscribe: () => [`dynamodb:DeleteItem on ${tableArn}`, `dynamodb:UpdateItem on ${tableArn}`],
     default: () => [],
     publish: () => [
       `dynamodb:BatchWriteItem on ${tableArn}`,
