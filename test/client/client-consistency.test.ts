@@ -77,7 +77,7 @@ describe('client subscription consistency (against an in-test server)', () => {
     it('after any interleaving of subscribe, unsubscribe and handler removal, the server holds exactly client.topics', async () => {
       for (const seed of [1, 7, 42]) {
         const random = seededRandom(seed);
-        const srv = await setup({ answer: () => ({ delayMs: Math.floor(random() * 15) }) });
+        const srv = await setup({ answer: () => ({ delayMs: Math.floor(random() * 30) }) });
         const { c, errors } = client();
         const topics = ['a', 'b', 'c'];
         const inFlight: Promise<unknown>[] = [];
@@ -92,7 +92,7 @@ describe('client subscription consistency (against an in-test server)', () => {
           } else {
             inFlight.push(c.unsubscribe(topic));
           }
-          if (random() < 0.5) await sleep(Math.floor(random() * 10));
+          if (random() < 0.3) await sleep(Math.floor(random() * 5));
         }
         await Promise.all(inFlight);
 
