@@ -1,6 +1,7 @@
 /**
  * The connections table: key schema, index and TTL. One table holds two kinds of item:
- *   connection   (connectionId, sk = "$connection")  connectedAt, principal, sourceIp, expiresAt
+ *   connection   (connectionId, sk = "$connection")  connectedAt, principal, allowedTopics, sourceIp,
+ *                                                    subscriptionCount, expiresAt
  *   subscription (connectionId, sk = <topic>)        topic, subscribedAt, expiresAt
  * Only subscriptions carry `topic`, so the byTopic index is sparse.
  */
@@ -11,6 +12,8 @@ export const TABLE = {
   topicIndex: 'byTopic',
   topicAttribute: 'topic',
   ttlAttribute: 'expiresAt',
+  /** On the connection item: subscriptions held, reserved atomically so the cap holds under concurrency. */
+  subscriptionCountAttribute: 'subscriptionCount',
 } as const;
 
 /** API Gateway closes every connection after 2 hours; rows live 15 minutes longer, then TTL may take them. */

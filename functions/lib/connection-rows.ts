@@ -20,7 +20,7 @@ import { batchWriteAll, type BatchWriteRetry, DEFAULT_BATCH_WRITE_RETRY } from '
  * subscribe requests in flight. API Gateway runs a connection's messages concurrently, so the cap
  * is enforced by a conditional update of this one number, never by counting rows.
  */
-export const SUBSCRIPTION_COUNT = 'subscriptionCount';
+export const SUBSCRIPTION_COUNT = TABLE.subscriptionCountAttribute;
 
 export interface ConnectionItem {
   connectionId: string;
