@@ -57,7 +57,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--rate-limit <n[/burst]>', 'token bucket on management calls: n a second, bursts of burst; 429 beyond').argParser(fault('rateLimit')).env('LOCAL_RATE_LIMIT'))
     .addOption(new Option('--idle-timeout-ms <ms>', 'close connections idle this long (default 600000, API Gateway: 10 min)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
     .addOption(new Option('--max-connection-ms <ms>', 'close every connection after this long (default 7200000, API Gateway: 2 h)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
-    .addOption(new Option('--visibility-timeout <s>', 'publish queue visibility timeout: how long a failed message waits before its retry (default 5)').argParser(integer(1, 43200, 'seconds')))
+    .addOption(new Option('--visibility-timeout <s>', 'publish queue visibility timeout: how long a failed message waits before its retry; the publish function gets a sixth of it (default 30)').argParser(integer(1, 43200, 'seconds')))
     .addOption(new Option('--max-receive-count <n>', 'receives before a message moves to the DLQ (default 5)').argParser(integer(1, 1000, 'a count')))
     .addOption(new Option('--log-level <level>', "handlers' log level (Powertools JSON logs to stdout)").choices(LOG_LEVELS.flatMap((l) => [l, l.toLowerCase()])))
     .addOption(new Option('--metrics', "print the handlers' CloudWatch EMF metrics (off by default)"))

@@ -67,7 +67,13 @@ export interface LocalOptions {
   idleTimeoutMs?: number;
   maxConnectionMs?: number;
   queue?: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number };
-  poller?: { batchSize?: number; maxBatchingWindowMs?: number; maximumConcurrency?: number };
+  poller?: {
+    batchSize?: number;
+    maxBatchingWindowMs?: number;
+    maximumConcurrency?: number;
+    /** The publish function's timeout as its context reports it; default visibility timeout / 6. */
+    functionTimeoutMs?: number;
+  };
   /** Where notices go (dead letters, handler failures); default stderr. */
   log?: (line: string) => void;
 }
@@ -85,12 +91,20 @@ export interface LocalSystem {
 }
 
 export const LOCAL_DEFAULTS = {
-  visibilityTimeoutSeconds: 5,
+  /** 30 s: the publish function then gets 5 s (see VISIBILITY_PER_TIMEOUT), 3 s of them for retrying 429s. */
+  visibilityTimeoutSeconds: 30,
   maxReceiveCount: 5,
   batchSize: 10,
   maxBatchingWindowMs: 0,
   maximumConcurrency: 10,
 } as const;
+
+/**
+ * The stack keeps the queue's visibility timeout at least 6× the publish function's timeout (AWS's
+ * advice), so an invocation that retries throttled posts until its deadline never overlaps a
+ * redelivery of the same message. The local function timeout follows the same rule.
+ */
+export const VISIBILITY_PER_TIMEOUT = 6;
 
 export async function startLocal(options: LocalOptions = {}): Promise<LocalSystem> {
   const log = options.quiet ? () => undefined : (options.log ?? ((line: string) => process.stderr.write(`[local] ${line}\n`)));
@@ -180,6 +194,9 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       maxBatchingWindowMs: options.poller?.maxBatchingWindowMs ?? LOCAL_DEFAULTS.maxBatchingWindowMs,
       maximumConcurrency: options.poller?.maximumConcurrency ?? LOCAL_DEFAULTS.maximumConcurrency,
       functionName: `${LOCAL_NAMES.stage}-${PUBLISH_HANDLER}`,
+      timeoutMs:
+        options.poller?.functionTimeoutMs ??
+        Math.floor(((options.queue?.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds) * 1000) / VISIBILITY_PER_TIMEOUT),
       onBatchError: (err, event) => log(`publish failed a batch of ${event.Records.length} (it will be retried): ${(err as Error)?.message ?? String(err)}`),
       onSlowInvocation: (ms, seconds) =>
         log(`a publish invocation took ${ms} ms, longer than the queue's ${seconds} s visibility timeout: its messages were redelivered meanwhile (raise --visibility-timeout)`),

@@ -32,9 +32,10 @@ describe('local mode end to end (real ws clients, real AWS SDK clients)', () => 
   before(async () => {
     system = await startLocal({
       quiet: true,
-      // Short retries keep the fault tests quick, yet the visibility timeout stays well above an
-      // invocation's length (else SQS redelivers messages still being processed, as on AWS).
+      // Short redelivery keeps the fault tests quick; the publish function still gets time to
+      // retry 429s (a sixth of 1 s would leave none). Overlapping redeliveries are de-duplicated.
       queue: { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 },
+      poller: { functionTimeoutMs: 10_000 },
       eventRules: [{ name: 'orders', eventPattern: { source: ['shop.orders'], 'detail-type': [{ prefix: 'Order ' }] }, topic: 'orders/{detail.orderId}' }],
     });
     aws = sdkClients(system.outputs);
