@@ -13,6 +13,13 @@ export const ENV = {
   postConnectTimeoutMs: 'POST_CONNECT_TIMEOUT_MS',
   postRequestTimeoutMs: 'POST_REQUEST_TIMEOUT_MS',
   postMaxAttempts: 'POST_MAX_ATTEMPTS',
+  /** First backoff step of a retried post in ms; full jitter, doubling up to 2 s. */
+  postBaseBackoffMs: 'POST_BASE_BACKOFF_MS',
+  /**
+   * How long throttled posts keep being retried when the invocation has no Lambda context to
+   * take a deadline from (a direct call, tests). With a context, its remaining time decides.
+   */
+  publishRetryBudgetMs: 'PUBLISH_RETRY_BUDGET_MS',
   /** Authorizer: where the HS256 secret lives (one of the two), or a JWKS URL for RS256/ES256. */
   authSecretParameter: 'AUTH_SECRET_PARAMETER',
   authSecretArn: 'AUTH_SECRET_ARN',

@@ -22,7 +22,9 @@ export const DEFAULTS = {
   /** Management API timeouts: a hung PostToConnection must not eat the Lambda's time. */
   postConnectTimeoutMs: 1000,
   postRequestTimeoutMs: 3000,
-  /** Attempts per delivery on 429 / 5xx / timeout before the record is reported failed. */
+  /** Attempts per delivery on 5xx / timeout before the record is reported failed (429s are retried until the invocation's deadline). */
   postMaxAttempts: 4,
   postBaseBackoffMs: 50,
+  /** Retry budget for throttled posts when there is no Lambda context to take a deadline from. */
+  publishRetryBudgetMs: 10_000,
 } as const;

@@ -9,24 +9,6 @@ import { DEFAULTS, MAX_MESSAGE_BYTES } from '../../protocol/limits';
 
 export type EnvMap = Record<string, string | undefined>;
 
-/**
- * Publish retry settings that protocol/env.ts does not have yet. protocol/ is the lead's: these
- * names belong in `ENV` (and their defaults in `DEFAULTS`) and are to move there.
- */
-export const PUBLISH_RETRY_ENV = {
-  /** First backoff step of a retried post in ms; full jitter, doubling up to 2 s. */
-  postBaseBackoffMs: 'POST_BASE_BACKOFF_MS',
-  /**
-   * How long throttled posts keep being retried when the invocation has no Lambda context to
-   * take a deadline from (a direct call, tests). With a context, its remaining time decides.
-   */
-  publishRetryBudgetMs: 'PUBLISH_RETRY_BUDGET_MS',
-} as const;
-
-export const PUBLISH_RETRY_DEFAULTS = {
-  publishRetryBudgetMs: 10_000,
-} as const;
-
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
@@ -60,9 +42,9 @@ const configSchema = z.object({
   [ENV.postConnectTimeoutMs]: positiveInt(DEFAULTS.postConnectTimeoutMs, 60_000),
   [ENV.postRequestTimeoutMs]: positiveInt(DEFAULTS.postRequestTimeoutMs, 60_000),
   [ENV.postMaxAttempts]: positiveInt(DEFAULTS.postMaxAttempts, 20),
-  [PUBLISH_RETRY_ENV.postBaseBackoffMs]: positiveInt(DEFAULTS.postBaseBackoffMs, 10_000),
+  [ENV.postBaseBackoffMs]: positiveInt(DEFAULTS.postBaseBackoffMs, 10_000),
   // Lambda's longest timeout is 15 minutes.
-  [PUBLISH_RETRY_ENV.publishRetryBudgetMs]: positiveInt(PUBLISH_RETRY_DEFAULTS.publishRetryBudgetMs, 900_000),
+  [ENV.publishRetryBudgetMs]: positiveInt(DEFAULTS.publishRetryBudgetMs, 900_000),
   [ENV.serviceName]: optionalString,
   [ENV.metricsNamespace]: optionalString,
   [ENV.logLevel]: z.preprocess(
@@ -136,8 +118,8 @@ export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config
     postConnectTimeoutMs: e[ENV.postConnectTimeoutMs],
     postRequestTimeoutMs: e[ENV.postRequestTimeoutMs],
     postMaxAttempts: e[ENV.postMaxAttempts],
-    postBaseBackoffMs: e[PUBLISH_RETRY_ENV.postBaseBackoffMs],
-    publishRetryBudgetMs: e[PUBLISH_RETRY_ENV.publishRetryBudgetMs],
+    postBaseBackoffMs: e[ENV.postBaseBackoffMs],
+    publishRetryBudgetMs: e[ENV.publishRetryBudgetMs],
     serviceName: e[ENV.serviceName] ?? defaultServiceName,
     metricsNamespace: e[ENV.metricsNamespace] ?? METRICS_NAMESPACE,
     logLevel: e[ENV.logLevel] ?? 'INFO',

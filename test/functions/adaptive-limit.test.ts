@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { AdaptiveLimit } from '../../functions/lib/adaptive-limit';
-import { loadConfig, PUBLISH_RETRY_DEFAULTS, PUBLISH_RETRY_ENV } from '../../functions/lib/config';
+import { loadConfig } from '../../functions/lib/config';
+import { ENV } from '../../protocol/env';
 import { DEADLINE_MARGIN_MIN_MS, retryDeadline } from '../../functions/lib/deadline';
 import { DEFAULTS } from '../../protocol/limits';
 
@@ -122,14 +123,14 @@ describe('publish retry settings', () => {
   it('default to a 50 ms backoff base and a 10 s budget without a context', () => {
     const c = loadConfig({});
     expect(c.postBaseBackoffMs).to.equal(DEFAULTS.postBaseBackoffMs);
-    expect(c.publishRetryBudgetMs).to.equal(PUBLISH_RETRY_DEFAULTS.publishRetryBudgetMs);
+    expect(c.publishRetryBudgetMs).to.equal(DEFAULTS.publishRetryBudgetMs);
   });
 
   it('are read from the env map and validated with the variable named', () => {
-    const c = loadConfig({ [PUBLISH_RETRY_ENV.postBaseBackoffMs]: '5', [PUBLISH_RETRY_ENV.publishRetryBudgetMs]: '2500' });
+    const c = loadConfig({ [ENV.postBaseBackoffMs]: '5', [ENV.publishRetryBudgetMs]: '2500' });
     expect(c.postBaseBackoffMs).to.equal(5);
     expect(c.publishRetryBudgetMs).to.equal(2500);
-    expect(() => loadConfig({ [PUBLISH_RETRY_ENV.postBaseBackoffMs]: '0', [PUBLISH_RETRY_ENV.publishRetryBudgetMs]: 'soon' })).to.throw(
+    expect(() => loadConfig({ [ENV.postBaseBackoffMs]: '0', [ENV.publishRetryBudgetMs]: 'soon' })).to.throw(
       /POST_BASE_BACKOFF_MS must be at least 1 \(got "0"\); PUBLISH_RETRY_BUDGET_MS must be a whole number \(got "soon"\)/,
     );
   });

@@ -9,7 +9,6 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import type { EventBridgeEvent, SQSBatchResponse } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 import { DeliveryFailedError, makeHandler } from '../../functions/handlers/publish';
-import { PUBLISH_RETRY_ENV } from '../../functions/lib/config';
 import { DEADLINE_MARGIN_MIN_MS } from '../../functions/lib/deadline';
 import { withFakeTable } from './fake-table';
 import { captureOutput, delay, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
@@ -21,7 +20,7 @@ const contextWithRetryTime = (retryMs: number) => {
 };
 
 /** Small backoff steps keep the suite fast; the behaviour is the same at 50 ms. */
-const FAST = { [PUBLISH_RETRY_ENV.postBaseBackoffMs]: '2' };
+const FAST = { [ENV.postBaseBackoffMs]: '2' };
 
 describe('publish handler under throttling', () => {
   const db = withFakeTable();
@@ -188,7 +187,7 @@ describe('publish handler under throttling', () => {
       posts++;
       throw throttled();
     });
-    const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '1', [PUBLISH_RETRY_ENV.publishRetryBudgetMs]: '150' });
+    const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '1', [ENV.publishRetryBudgetMs]: '150' });
     const result = (await makeHandler(env)(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })))) as SQSBatchResponse;
     expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
     expect(posts).to.be.greaterThan(1);
@@ -209,7 +208,7 @@ describe('publish handler under throttling', () => {
       detail: { topic: 'orders/1', data: 1 },
     };
     // A budget far beyond mocha's timeout: only the context's deadline can end this.
-    const env = testEnv({ ...FAST, [PUBLISH_RETRY_ENV.publishRetryBudgetMs]: '900000' });
+    const env = testEnv({ ...FAST, [ENV.publishRetryBudgetMs]: '900000' });
     let error: unknown;
     try {
       await makeHandler(env)(event, contextWithRetryTime(150));
