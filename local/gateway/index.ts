@@ -1,4 +1,4 @@
-/** The local API Gateway WebSocket API: see docs/readme/local-gateway.md. */
+/** The local API Gateway WebSocket API: see "Local WebSocket gateway" in README.md. */
 export { startGateway } from './gateway';
 export { ConnectRejectedError } from './types';
 export type {
