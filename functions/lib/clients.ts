@@ -19,10 +19,22 @@ function common(aws: AwsSettings) {
   };
 }
 
-export function makeDocumentClient(config: Config): DynamoDBDocumentClient {
+/**
+ * DynamoDB answers in milliseconds; these bounds only stop a hung connection from eating the
+ * Lambda's time. The SDK's own retries (3 attempts) then try again on a fresh connection.
+ */
+export const DYNAMODB_TIMEOUTS = { connectionTimeoutMs: 1000, requestTimeoutMs: 5000 } as const;
+
+export function makeDocumentClient(config: Config, timeouts: { connectionTimeoutMs: number; requestTimeoutMs: number } = DYNAMODB_TIMEOUTS): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     ...common(config.aws),
     ...(config.aws.dynamodbEndpoint ? { endpoint: config.aws.dynamodbEndpoint } : {}),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: timeouts.connectionTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      socketTimeout: timeouts.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    }),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

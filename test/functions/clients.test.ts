@@ -9,11 +9,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { GoneException, PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 import { TABLE } from '../../protocol/table';
-import { makeManagementClient } from '../../functions/lib/clients';
+import { makeDocumentClient, makeManagementClient } from '../../functions/lib/clients';
 import { loadConfig } from '../../functions/lib/config';
 import { classifyPostError } from '../../functions/lib/post-errors';
 import { makeHandler as makePublish } from '../../functions/handlers/publish';
@@ -135,5 +135,38 @@ describe('management API client over real HTTP', () => {
       expect(requests.filter((id) => id === 'ok=')).to.have.length(1);
       expect(table.rowsOf('gone=')).to.deep.equal([]);
     });
+  });
+});
+
+describe('DynamoDB client over real HTTP', () => {
+  it('gives up on a server that accepts the connection but never answers, instead of hanging', async () => {
+    const hung: ServerResponse[] = [];
+    let requests = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      requests++;
+      hung.push(res);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const config = loadConfig(
+      testEnv({ AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }),
+    );
+    const ddb = makeDocumentClient(config, { connectionTimeoutMs: 100, requestTimeoutMs: 100 });
+    try {
+      const error = await ddb.send(new GetCommand({ TableName: 't', Key: { connectionId: 'a', sk: 'b' } })).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error, 'the call must fail, not hang').to.be.instanceOf(Error);
+      expect(error!.name).to.equal('TimeoutError');
+      // The SDK's standard retries tried again before giving up.
+      expect(requests).to.be.greaterThan(1);
+    } finally {
+      ddb.destroy();
+      for (const res of hung) res.destroy();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
