@@ -7,6 +7,11 @@
  * request first reserves its new topics on the `$connection` item's `subscriptionCount` with a
  * conditional update, then writes the rows, then gives back what it reserved but did not add (a
  * topic a concurrent request added first). A failed write takes back the rows it added.
+ *
+ * Each request tags its rows with its own token (`writtenBy`): an SDK retry of a put that had
+ * committed still counts as our row, and a rollback deletes only rows no other request has
+ * written since. After writing, it re-reads the `$connection` item: if `$disconnect` removed it
+ * meanwhile (it deletes that item before querying the rows), the rows are taken back here.
  */
 import { topicAllowed } from '../../protocol/auth';
 import { errorReply } from '../../protocol/messages';
@@ -16,6 +21,7 @@ import {
   deleteSubscriptionRows,
   getConnectionItem,
   initSubscriptionCount,
+  newWriteToken,
   putSubscriptionRows,
   releaseSubscriptions,
   reserveSubscriptions,
@@ -82,17 +88,28 @@ export function makeHandler(env: EnvMap) {
       const nowMs = Date.now();
       // Subscriptions expire with their connection (API Gateway ends it 2 h after connecting).
       const attributes = { subscribedAt: new Date(nowMs).toISOString(), [TABLE.ttlAttribute]: connection.expiresAt ?? expiresAtFor(nowMs) };
-      const written = await putSubscriptionRows(ddb, tableName, connectionId, added, attributes);
+      const token = newWriteToken();
+      const written = await putSubscriptionRows(ddb, tableName, connectionId, added, attributes, token);
       if (written.failure !== undefined) {
-        // All or nothing: take back the rows this request created, and give back every unit
-        // reserved except those of rows that could not be taken back (they are still held).
-        const undone = await deleteSubscriptionRows(ddb, tableName, connectionId, written.changed);
+        // All or nothing: take back the rows this request created and still owns, and give back
+        // every unit reserved except those of rows it did not take back (they are still held:
+        // by another request that wrote them since and gave its own unit back, or deleted by an
+        // unsubscribe that lowered the count for them).
+        const undone = await deleteSubscriptionRows(ddb, tableName, connectionId, written.changed, token);
         const stillHeld = written.changed.length - undone.changed.length;
         await release(connectionId, added.length - stillHeld);
         if (undone.failure !== undefined) {
           logger.error('subscribe failed and could not take back every row it wrote', { connectionId, left: stillHeld, error: describeError(undone.failure) });
         }
         throw written.failure;
+      }
+      // $disconnect may have run since the reservation; it deletes the connection item before it
+      // queries the rows, so if the item is still here, the query comes after our writes.
+      if (!(await getConnectionItem(ddb, tableName, connectionId))) {
+        const undone = await deleteSubscriptionRows(ddb, tableName, connectionId, added, token);
+        if (undone.failure !== undefined) logger.error('connection closed during subscribe; some rows are left to expire by TTL', { connectionId, error: describeError(undone.failure) });
+        logger.warn('subscribe: the connection closed while it wrote; rows taken back', { connectionId, topics: added });
+        return routeResponse(errorReply('INTERNAL', 'connection closed while subscribing; nothing was subscribed'));
       }
       // Topics another request added between our read and our write were reserved twice.
       await release(connectionId, added.length - written.changed.length);

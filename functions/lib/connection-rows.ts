@@ -11,6 +11,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { TABLE } from '../../protocol/table';
 import { batchWriteAll, type BatchWriteRetry, DEFAULT_BATCH_WRITE_RETRY } from './batch-write';
@@ -93,16 +94,23 @@ export function deleteRequests(connectionId: string, sortKeys: readonly string[]
   return sortKeys.map((sk) => ({ DeleteRequest: { Key: { [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: sk } } }));
 }
 
-/** Delete every row of the connection; returns how many were deleted. */
+/**
+ * Delete every row of the connection; returns how many subscription rows were deleted.
+ * The `$connection` item goes FIRST, then a consistent query finds the rest: a subscribe that
+ * writes rows and then re-reads the item (see subscribe) either sees it gone and takes its rows
+ * back, or wrote them before this query, which then finds them. Either way no row is orphaned.
+ * (A BatchWrite, not a DeleteItem, so the callers' roles need no new action.)
+ */
 export async function deleteConnectionRows(
   ddb: DynamoDBDocumentClient,
   tableName: string,
   connectionId: string,
   retry: BatchWriteRetry = DEFAULT_BATCH_WRITE_RETRY,
 ): Promise<number> {
-  const keys = await connectionSortKeys(ddb, tableName, connectionId);
-  await batchWriteAll(ddb, tableName, deleteRequests(connectionId, keys), retry);
-  return keys.length;
+  await batchWriteAll(ddb, tableName, deleteRequests(connectionId, [TABLE.connectionSortKey]), retry);
+  const topics = await subscribedTopics(ddb, tableName, connectionId, true);
+  await batchWriteAll(ddb, tableName, deleteRequests(connectionId, topics), retry);
+  return topics.length;
 }
 
 export function isConditionalCheckFailed(error: unknown): boolean {
@@ -198,8 +206,20 @@ async function eachRow(topics: readonly string[], write: (topic: string) => Prom
 }
 
 /**
- * Put one subscription row per topic. `changed` are the rows that did not exist before (the old
- * item comes back for the others), so concurrent subscribes of one topic count it once.
+ * Attribute of a subscription row: the token of the subscribe request that last wrote it (a
+ * UUID per request, see `newWriteToken`). It tells a request its own earlier write apart from
+ * another's: the SDK retries a put whose response was lost, and the retry gets the first
+ * attempt's row back as ALL_OLD. It also limits a rollback to rows no other request has written
+ * since (and so reported as subscribed).
+ */
+export const WRITTEN_BY = 'writtenBy';
+
+export const newWriteToken = (): string => randomUUID();
+
+/**
+ * Put one subscription row per topic, tagged with the request's `token`. `changed` are the rows
+ * this request created: no old item came back, or the old item carries `token` (our own first
+ * attempt, committed before the SDK retried it). Concurrent subscribes of one topic count it once.
  */
 export function putSubscriptionRows(
   ddb: DynamoDBDocumentClient,
@@ -207,29 +227,47 @@ export function putSubscriptionRows(
   connectionId: string,
   topics: readonly string[],
   attributes: Record<string, unknown>,
+  token: string,
 ): Promise<RowWrites> {
   return eachRow(topics, async (topic) => {
     const result = await ddb.send(
       new PutCommand({
         TableName: tableName,
-        Item: { ...attributes, [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: topic, [TABLE.topicAttribute]: topic },
+        Item: { ...attributes, [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: topic, [TABLE.topicAttribute]: topic, [WRITTEN_BY]: token },
         ReturnValues: 'ALL_OLD',
       }),
     );
-    return result.Attributes === undefined;
+    return result.Attributes === undefined || result.Attributes[WRITTEN_BY] === token;
   });
 }
 
-/** Delete the subscription rows of these topics. `changed` are the rows that existed. */
-export function deleteSubscriptionRows(ddb: DynamoDBDocumentClient, tableName: string, connectionId: string, topics: readonly string[]): Promise<RowWrites> {
+/**
+ * Delete the subscription rows of these topics. `changed` are the rows that existed.
+ * With `ownToken`, only rows still tagged with it are deleted (a rollback): a row another
+ * request wrote since, or that is already gone, is left alone and is not in `changed`.
+ */
+export function deleteSubscriptionRows(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  connectionId: string,
+  topics: readonly string[],
+  ownToken?: string,
+): Promise<RowWrites> {
+  const onlyOwn = ownToken === undefined ? {} : { ConditionExpression: '#by = :token', ExpressionAttributeNames: { '#by': WRITTEN_BY }, ExpressionAttributeValues: { ':token': ownToken } };
   return eachRow(topics, async (topic) => {
-    const result = await ddb.send(
-      new DeleteCommand({
-        TableName: tableName,
-        Key: { [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: topic },
-        ReturnValues: 'ALL_OLD',
-      }),
-    );
-    return result.Attributes !== undefined;
+    try {
+      const result = await ddb.send(
+        new DeleteCommand({
+          TableName: tableName,
+          Key: { [TABLE.partitionKey]: connectionId, [TABLE.sortKey]: topic },
+          ReturnValues: 'ALL_OLD',
+          ...onlyOwn,
+        }),
+      );
+      return result.Attributes !== undefined;
+    } catch (error) {
+      if (ownToken !== undefined && isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   });
 }

@@ -27,30 +27,48 @@ export class FakeTable {
   constructor(readonly tableName = 'connections') {}
 
   install(mock: DdbMock): this {
-    mock.on(GetCommand).callsFake((input) => {
-      this.checkTable(input.TableName);
-      const row = this.rows.get(key(input.Key[TABLE.partitionKey], input.Key[TABLE.sortKey]));
-      return { Item: row ? structuredClone(row) : undefined };
-    });
-    mock.on(PutCommand).callsFake((input) => {
-      this.checkTable(input.TableName);
-      const old = this.rows.get(key(input.Item[TABLE.partitionKey], input.Item[TABLE.sortKey]));
-      this.checkCondition(input, old);
-      this.put(input.Item);
-      return input.ReturnValues === 'ALL_OLD' && old ? { Attributes: structuredClone(old) } : {};
-    });
-    mock.on(DeleteCommand).callsFake((input) => {
-      this.checkTable(input.TableName);
-      const k = key(input.Key[TABLE.partitionKey], input.Key[TABLE.sortKey]);
-      const old = this.rows.get(k);
-      this.checkCondition(input, old);
-      this.rows.delete(k);
-      return input.ReturnValues === 'ALL_OLD' && old ? { Attributes: structuredClone(old) } : {};
-    });
-    mock.on(UpdateCommand).callsFake((input) => this.update(input));
-    mock.on(QueryCommand).callsFake((input) => this.query(input));
-    mock.on(BatchWriteCommand).callsFake((input) => this.batchWrite(input));
+    mock.on(GetCommand).callsFake((input) =>
+      this.hooked('GetCommand', input, () => {
+        this.checkTable(input.TableName);
+        const row = this.rows.get(key(input.Key[TABLE.partitionKey], input.Key[TABLE.sortKey]));
+        return { Item: row ? structuredClone(row) : undefined };
+      }),
+    );
+    mock.on(PutCommand).callsFake((input) =>
+      this.hooked('PutCommand', input, () => {
+        this.checkTable(input.TableName);
+        const old = this.rows.get(key(input.Item[TABLE.partitionKey], input.Item[TABLE.sortKey]));
+        this.checkCondition(input, old);
+        this.put(input.Item);
+        return input.ReturnValues === 'ALL_OLD' && old ? { Attributes: structuredClone(old) } : {};
+      }),
+    );
+    mock.on(DeleteCommand).callsFake((input) =>
+      this.hooked('DeleteCommand', input, () => {
+        this.checkTable(input.TableName);
+        const k = key(input.Key[TABLE.partitionKey], input.Key[TABLE.sortKey]);
+        const old = this.rows.get(k);
+        this.checkCondition(input, old);
+        this.rows.delete(k);
+        return input.ReturnValues === 'ALL_OLD' && old ? { Attributes: structuredClone(old) } : {};
+      }),
+    );
+    mock.on(UpdateCommand).callsFake((input) => this.hooked('UpdateCommand', input, () => this.update(input)));
+    mock.on(QueryCommand).callsFake((input) => this.hooked('QueryCommand', input, () => this.query(input)));
+    mock.on(BatchWriteCommand).callsFake((input) => this.hooked('BatchWriteCommand', input, () => this.batchWrite(input)));
     return this;
+  }
+
+  /**
+   * Runs after each call has taken effect, before its caller sees the result (the command's
+   * name, e.g. 'UpdateCommand', and its input): a test runs another handler exactly there.
+   */
+  afterCall?: (command: string, input: Row) => void | Promise<void>;
+
+  private async hooked<T>(command: string, input: object, run: () => T): Promise<T> {
+    const output = run();
+    await this.afterCall?.(command, input as Row);
+    return output;
   }
 
   put(row: Row) {

@@ -10,6 +10,7 @@ import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SUBSCRIPTION_COUNT } from '../../functions/lib/connection-rows';
 import { makeHandler as makeSubscribe } from '../../functions/handlers/subscribe';
 import { makeHandler as makeUnsubscribe } from '../../functions/handlers/unsubscribe';
+import { makeHandler as makeDisconnect } from '../../functions/handlers/disconnect';
 import { ENV } from '../../protocol/env';
 import { serverMessageSchema, type ServerMessage } from '../../protocol/messages';
 import { TABLE } from '../../protocol/table';
@@ -126,5 +127,78 @@ describe('subscription cap under concurrent requests', () => {
     db.table.put({ connectionId: CONN, sk: 'orphan', topic: 'orphan', expiresAt: 1 });
     expect(await call(unsubscribe, 'unsubscribe', ['orphan'])).to.deep.equal({ type: 'unsubscribed', topics: ['orphan'] });
     expect(db.table.rows.size).to.equal(0);
+  });
+
+  describe('races with SDK retries, rollbacks and $disconnect', () => {
+    const throttled = () => Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
+
+    it('a put the SDK retried after it had committed (the retry gets its own row back as ALL_OLD) still counts as created', async () => {
+      const { subscribe } = handlers(10);
+      db.ddb.on(PutCommand, { Item: { sk: 'b' } }).callsFake((input) => {
+        db.table.put(input.Item); // the first attempt commits, its response is lost; the retry:
+        return { Attributes: structuredClone(input.Item) };
+      });
+      expect(await call(subscribe, 'subscribe', ['a', 'b'])).to.deep.equal({ type: 'subscribed', topics: ['a', 'b'] });
+      expect(held()).to.deep.equal(['a', 'b']);
+      expect(count()).to.equal(2);
+    });
+
+    it("a failed request's rollback leaves a row another request wrote since and reported subscribed", async () => {
+      const { subscribe } = handlers(10);
+      // S1 [a, b] and S2 [a]: both read no rows; S1 creates a, S2 then writes a (it exists:
+      // subscribed), S1's write of b fails and it rolls back.
+      let s2: Promise<ServerMessage> | undefined;
+      let s2Queried!: () => void;
+      let releaseS2!: () => void;
+      const s2HasQueried = new Promise<void>((r) => (s2Queried = r));
+      const s2Gate = new Promise<void>((r) => (releaseS2 = r));
+      let queries = 0;
+      db.table.afterCall = async (command, input) => {
+        if (command === 'QueryCommand' && ++queries === 1) {
+          s2 = call(subscribe, 'subscribe', ['a']);
+          await s2HasQueried;
+        } else if (command === 'QueryCommand' && queries === 2) {
+          s2Queried();
+          await s2Gate;
+        } else if (command === 'PutCommand' && (input.Item as Record<string, unknown>).sk === 'a') releaseS2();
+      };
+      db.ddb.on(PutCommand, { Item: { sk: 'b' } }).callsFake(async () => {
+        await s2;
+        throw throttled();
+      });
+      const s1 = await call(subscribe, 'subscribe', ['a', 'b']);
+      expect(s1).to.include({ type: 'error', code: 'INTERNAL' });
+      expect(await s2).to.deep.equal({ type: 'subscribed', topics: ['a'] });
+      const putsOfA = db.ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.Item?.sk === 'a');
+      expect(putsOfA).to.have.length(2);
+      expect(held()).to.deep.equal(['a']);
+      expect(count()).to.equal(1);
+    });
+
+    // Run $disconnect after each call of a subscribe in turn: whichever call it follows, no row
+    // outlives the connection, and the reply is `subscribed` only if $disconnect came after it all.
+    const callsOfOneSubscribe = 6; // Get, Query, Update (reserve), Put a, Put b, Get (re-read)
+    for (let after = 1; after <= callsOfOneSubscribe; after++) {
+      it(`$disconnect right after call ${after} of a subscribe leaves no row behind`, async () => {
+        const { subscribe } = handlers(10);
+        const disconnect = makeDisconnect(testEnv());
+        let calls = 0;
+        db.table.afterCall = async () => {
+          if (++calls !== after) return;
+          await disconnect({ requestContext: { connectionId: CONN, disconnectStatusCode: 1001 } });
+        };
+        const reply = await call(subscribe, 'subscribe', ['a', 'b']);
+        expect(db.table.rowsOf(CONN)).to.deep.equal([]);
+        if (after === callsOfOneSubscribe) expect(reply).to.deep.equal({ type: 'subscribed', topics: ['a', 'b'] });
+        else expect(reply).to.include({ type: 'error', code: 'INTERNAL' }).and.property('message').match(after >= 3 ? /connection closed/ : /not registered/);
+      });
+    }
+
+    it(`an undisturbed subscribe of two new topics makes exactly those ${callsOfOneSubscribe} calls`, async () => {
+      const { subscribe } = handlers(10);
+      expect(await call(subscribe, 'subscribe', ['a', 'b'])).to.include({ type: 'subscribed' });
+      const names = db.ddb.calls().map((c) => (c.args[0] as object).constructor.name);
+      expect(names).to.deep.equal(['GetCommand', 'QueryCommand', 'UpdateCommand', 'PutCommand', 'PutCommand', 'GetCommand']);
+    });
   });
 });
