@@ -11,9 +11,10 @@
  * limit) is logged with its reason and counted as processed: it is never retried.
  * A connection subscribed to several topics of one envelope receives one frame per topic.
  *
- * Throttled posts are retried until the invocation's retry deadline (the context's remaining
- * time minus a margin to answer, see lib/deadline.ts), while the fan-out lowers its concurrency:
- * a sustained rate limit slows the invocation down instead of failing the record.
+ * Throttled posts are retried until the invocation's deadline (the context's remaining time
+ * minus a margin to answer, see lib/deadline.ts), while the fan-out lowers its concurrency: a
+ * sustained rate limit slows the invocation down instead of failing the record. After the
+ * deadline nothing more is sent or fetched; a record not fully delivered by then fails.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -36,7 +37,14 @@ export interface PublishOutcome {
   subscribers: number;
   delivered: number;
   gone: number;
+  /** Deliveries that failed or were not sent by the deadline: the envelope is retried. */
   failed: number;
+  /** Of `failed`: deliveries not sent because the deadline had passed. */
+  notSent: number;
+  /** Deliveries API Gateway refused as too large (never retried). */
+  rejectedDeliveries: number;
+  /** The deadline passed before every page of subscribers was read: the envelope is retried. */
+  unfetched: boolean;
 }
 
 /** The result for a raw EventBridge event (an SQS event gets `{ batchItemFailures }`). */
@@ -44,7 +52,8 @@ export type EventBridgeResult = PublishOutcome;
 
 export class DeliveryFailedError extends Error {
   constructor(readonly outcome: PublishOutcome) {
-    super(`message ${outcome.id}: ${outcome.failed} of ${outcome.subscribers} deliveries still failed after retries`);
+    const unfetched = outcome.unfetched ? '; subscribers not yet read when the deadline passed' : '';
+    super(`message ${outcome.id}: ${outcome.failed} of ${outcome.subscribers} deliveries still failed after retries${unfetched}`);
     this.name = 'DeliveryFailedError';
   }
 }
@@ -57,7 +66,17 @@ function isEventBridgeEvent(event: unknown): event is EventBridgeEvent<string, u
   return typeof event === 'object' && event !== null && 'detail' in event && 'detail-type' in event && typeof (event as { id?: unknown }).id === 'string';
 }
 
-export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Context | unknown) => Promise<SQSBatchResponse | EventBridgeResult> {
+/** Test seams; production uses the defaults. */
+export interface PublishHandlerOptions {
+  /** The monotonic clock the retry deadline is measured on (default `performance.now()`). */
+  now?: () => number;
+}
+
+export function makeHandler(
+  env: EnvMap,
+  options: PublishHandlerOptions = {},
+): (event: PublishEvent, context?: Context | unknown) => Promise<SQSBatchResponse | EventBridgeResult> {
+  const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-publish');
   const { ddb, tableName, logger, metrics, config } = runtime;
   const management = makeManagementClient(config);
@@ -68,19 +87,23 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
     if (!prepared.ok) {
       logger.error('envelope rejected, not retried', { messageId: prepared.id, reason: prepared.reason });
       metrics.addMetric('rejected', MetricUnit.Count, 1);
-      return { id: prepared.id, status: 'rejected', reason: prepared.reason, subscribers: 0, delivered: 0, gone: 0, failed: 0 };
+      return { id: prepared.id, status: 'rejected', reason: prepared.reason, subscribers: 0, delivered: 0, gone: 0, failed: 0, notSent: 0, rejectedDeliveries: 0, unfetched: false };
     }
     const started = performance.now();
     const results = await Promise.all(prepared.frames.map((f) => fanOut.toTopic(f.topic, f.bytes, prepared.id)));
     metrics.addMetric('fanOutDuration', MetricUnit.Milliseconds, performance.now() - started);
-    const sum = (key: 'subscribers' | 'delivered' | 'gone' | 'failed' | 'rejected') => results.reduce((n, r) => n + r[key], 0);
+    const sum = (key: 'subscribers' | 'delivered' | 'gone' | 'failed' | 'notSent' | 'rejected') => results.reduce((n, r) => n + r[key], 0);
+    const unfetched = results.some((r) => r.unfetched);
     const outcome: PublishOutcome = {
       id: prepared.id,
-      status: sum('failed') > 0 ? 'failed' : 'delivered',
+      status: sum('failed') > 0 || unfetched ? 'failed' : 'delivered',
       subscribers: sum('subscribers'),
       delivered: sum('delivered'),
       gone: sum('gone'),
       failed: sum('failed'),
+      notSent: sum('notSent'),
+      rejectedDeliveries: sum('rejected'),
+      unfetched,
     };
     if (sum('rejected') > 0) {
       outcome.reason = `API Gateway refused ${sum('rejected')} deliveries as too large; not retried`;
@@ -93,6 +116,8 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
 
   function flushCounts(fanOut: FanOut) {
     for (const name of ['delivered', 'gone', 'throttled', 'failed'] as const) metrics.addMetric(name, MetricUnit.Count, fanOut.counts[name]);
+    // 413s apart from `failed` (they are never retried), and apart from `rejected` (envelopes dropped before any post).
+    metrics.addMetric('rejectedDeliveries', MetricUnit.Count, fanOut.counts.rejected);
     // How hard API Gateway pushed back: bound cuts, and the lowest bound the invocation ran at.
     metrics.addMetric('concurrencyReductions', MetricUnit.Count, fanOut.limit.reductions);
     metrics.addMetric('minConcurrency', MetricUnit.Count, fanOut.limit.lowest);
@@ -101,7 +126,7 @@ export function makeHandler(env: EnvMap): (event: PublishEvent, context?: Contex
 
   /** One per invocation, with the deadline taken from this invocation's context. */
   const newFanOut = (context: unknown) =>
-    new FanOut({ ddb, management, tableName, config, logger, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs) });
+    new FanOut({ ddb, management, tableName, config, logger, now, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs, now()) });
 
   async function handleSqs(event: SQSEvent, context: unknown): Promise<SQSBatchResponse> {
     const fanOut = newFanOut(context);

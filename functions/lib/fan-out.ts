@@ -6,11 +6,15 @@
  * most two pages wait in the limiter, which bounds memory for very large topics.
  *
  * Under throttling the limiter adapts (AIMD, see adaptive-limit.ts): 429s lower the bound,
- * successes raise it back. A throttled post is retried until the invocation's retry deadline,
- * so a sustained limit below our rate slows the fan-out down instead of failing the record
- * (whose every redelivery would post to every subscriber again); 5xx and timeouts get at most
- * POST_MAX_ATTEMPTS attempts. A post waits for its backoff outside the limiter, so the bound
- * counts only requests actually in flight.
+ * successes raise it back. A throttled post is retried until the invocation's deadline, so a
+ * sustained limit below our rate slows the fan-out down instead of failing the record (whose
+ * every redelivery would post to every subscriber again); 5xx and timeouts get at most
+ * POST_MAX_ATTEMPTS attempts, and none after the deadline either. A post waits for its backoff
+ * outside the limiter, so the bound counts only requests actually in flight.
+ *
+ * The deadline (deadline.ts) ends all sending: no post, first attempts included, is sent after
+ * it and no further page is fetched, so the invocation answers before the Lambda times out
+ * (which would have SQS redeliver the whole batch, its fully delivered records too).
  */
 import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -34,45 +38,66 @@ export interface FanOutDeps {
   tableName: string;
   config: Pick<Config, 'publishConcurrency' | 'postMaxAttempts' | 'postBaseBackoffMs'>;
   logger: Logger;
-  /** No retry starts after this time (`performance.now()` clock); see deadline.ts. */
+  /** No post is sent and no page fetched after this time (`now` clock); see deadline.ts. */
   retryDeadline: number;
+  /** Monotonic milliseconds (default `performance.now()`); injectable for tests. */
+  now?: () => number;
 }
 
 export interface TopicResult {
   subscribers: number;
   delivered: number;
   gone: number;
-  /** Deliveries that still failed after retries (the record must be retried). */
+  /** Deliveries that still failed after retries, or were not sent by the deadline (the record must be retried). */
   failed: number;
+  /** Of `failed`: deliveries never sent because the deadline had passed when their turn came. */
+  notSent: number;
   /** Deliveries API Gateway refused as too large (retrying the record cannot help). */
   rejected: number;
+  /** The deadline passed before every page of subscribers was read (the record must be retried). */
+  unfetched: boolean;
 }
 
-/** What one attempt came to; `late` when a retry got its slot after the deadline and was not sent. */
+/** What one attempt came to; `late` when it got its slot after the deadline and was not sent. */
 type Attempt = { kind: 'delivered' } | { kind: PostErrorKind; error: unknown; startedAt: number } | { kind: 'late' };
 
 /** One per invocation: the shared concurrency bound, counters for metrics, 410 bookkeeping. */
 export class FanOut {
-  readonly counts = { delivered: 0, gone: 0, throttled: 0, failed: 0, retries: 0 };
+  /**
+   * Per invocation, for metrics. `failed` is what makes a record retried; `rejected` (413) is
+   * never retried; `gone` counts every delivery whose outcome is gone, the skipped ones too.
+   */
+  readonly counts = { delivered: 0, gone: 0, throttled: 0, failed: 0, rejected: 0, retries: 0 };
   /** The adaptive bound on posts in flight (its `bound`, `reductions` and `lowest` go to logs and metrics). */
   readonly limit: AdaptiveLimit;
   /** Connections that answered 410 in this invocation, with their cleanup; later posts skip them. */
   private readonly goneConnections = new Map<string, Promise<void>>();
+  private readonly now: () => number;
 
   constructor(private readonly deps: FanOutDeps) {
-    this.limit = new AdaptiveLimit({ max: deps.config.publishConcurrency });
+    this.now = deps.now ?? (() => performance.now());
+    this.limit = new AdaptiveLimit({ max: deps.config.publishConcurrency, now: this.now });
   }
 
   async toTopic(topic: string, frame: Uint8Array, messageId: string): Promise<TopicResult> {
-    const result: TopicResult = { subscribers: 0, delivered: 0, gone: 0, failed: 0, rejected: 0 };
+    const result: TopicResult = { subscribers: 0, delivered: 0, gone: 0, failed: 0, notSent: 0, rejected: 0, unfetched: false };
     const postPage = async (connectionIds: string[]) => {
       const outcomes = await Promise.all(connectionIds.map((id) => this.deliver(id, topic, frame, messageId)));
-      for (const outcome of outcomes) result[outcome]++;
+      for (const outcome of outcomes) {
+        if (outcome === 'notSent') result.notSent++;
+        result[outcome === 'notSent' ? 'failed' : outcome]++;
+      }
     };
     const queued: Promise<void>[] = [];
     try {
       let startKey: Record<string, unknown> | undefined;
       do {
+        // Past the deadline no page is fetched: the not-sent subscribers of the pages already
+        // fetched count as failed, and the record's redelivery covers the unfetched rest.
+        if (this.now() >= this.deps.retryDeadline) {
+          result.unfetched = true;
+          break;
+        }
         const page = await this.deps.ddb.send(
           new QueryCommand({
             TableName: this.deps.tableName,
@@ -94,32 +119,42 @@ export class FanOut {
       // postPage never rejects; wait for it even when a query failed, so counts are complete.
       await Promise.all(queued);
     }
+    if (result.notSent > 0 || result.unfetched) {
+      this.deps.logger.warn('deliveries not sent: retry deadline reached', { topic, messageId, notSent: result.notSent, unfetched: result.unfetched });
+    }
     return result;
   }
 
   /**
-   * Post one frame to one connection. 429s are retried until the retry deadline, 5xx/timeouts
-   * up to POST_MAX_ATTEMPTS attempts, both with full-jitter backoff; no retry starts after the
-   * deadline.
+   * Post one frame to one connection, with full-jitter backoff between attempts: 429s are
+   * retried until the deadline, 5xx/timeouts up to POST_MAX_ATTEMPTS attempts and only while
+   * the deadline is not reached (a later retry could not finish before the Lambda times out).
+   * No attempt, the first included, starts after the deadline: it resolves `notSent` (a failure
+   * logged once per topic by toTopic, not once per subscriber).
    */
-  private async deliver(connectionId: string, topic: string, frame: Uint8Array, messageId: string): Promise<DeliveryOutcome> {
+  private async deliver(connectionId: string, topic: string, frame: Uint8Array, messageId: string): Promise<DeliveryOutcome | 'notSent'> {
     const { config, logger, retryDeadline } = this.deps;
     let transientFailures = 0;
     for (let attempt = 1; ; attempt++) {
       const result = await this.limit.run((startedAt) => this.attempt(connectionId, topic, frame, messageId, attempt, startedAt));
       if (result.kind === 'delivered') return 'delivered';
       if (result.kind === 'gone') return 'gone';
+      if (result.kind === 'late' && attempt === 1) {
+        this.counts.failed++;
+        return 'notSent';
+      }
       let retry = false;
       if (result.kind === 'throttled') retry = true;
       if (result.kind === 'transient') retry = ++transientFailures < config.postMaxAttempts;
       const delay = retry ? fullJitterDelay(attempt, config.postBaseBackoffMs, POST_BACKOFF_CAP_MS) : 0;
-      const pastDeadline = result.kind === 'late' || (retry && performance.now() + delay >= retryDeadline);
+      const pastDeadline = result.kind === 'late' || (retry && this.now() + delay >= retryDeadline);
       if (retry && !pastDeadline) {
         this.counts.retries++;
         await sleep(delay);
         continue;
       }
-      this.counts.failed++;
+      if (result.kind === 'tooLarge') this.counts.rejected++;
+      else this.counts.failed++;
       logger.warn('delivery failed', {
         connectionId,
         topic,
@@ -135,9 +170,12 @@ export class FanOut {
 
   /** One attempt, run in a limiter slot: the post, and for a 410 the connection's cleanup. */
   private async attempt(connectionId: string, topic: string, frame: Uint8Array, messageId: string, attempt: number, startedAt: number): Promise<Attempt> {
-    if (this.goneConnections.has(connectionId)) return { kind: 'gone', error: undefined, startedAt };
-    // A retry that waited for its slot past the deadline is not sent: the time left is for answering.
-    if (attempt > 1 && startedAt >= this.deps.retryDeadline) return { kind: 'late' };
+    if (this.goneConnections.has(connectionId)) {
+      this.counts.gone++;
+      return { kind: 'gone', error: undefined, startedAt };
+    }
+    // An attempt (first or retry) that got its slot past the deadline is not sent: the time left is for answering.
+    if (startedAt >= this.deps.retryDeadline) return { kind: 'late' };
     try {
       await this.deps.management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
       this.counts.delivered++;

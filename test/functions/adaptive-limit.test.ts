@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { AdaptiveLimit } from '../../functions/lib/adaptive-limit';
 import { loadConfig } from '../../functions/lib/config';
 import { ENV } from '../../protocol/env';
-import { DEADLINE_MARGIN_MIN_MS, retryDeadline } from '../../functions/lib/deadline';
+import { DEADLINE_MARGIN_MIN_MS, deadlineMargin, retryDeadline } from '../../functions/lib/deadline';
 import { DEFAULTS } from '../../protocol/limits';
 
 describe('AdaptiveLimit (AIMD bound on posts in flight)', () => {
@@ -108,9 +108,18 @@ describe('retryDeadline', () => {
     expect(retryDeadline(context(60_000), 5_000, 100)).to.equal(100 + 54_000);
   });
 
-  it(`keeps at least ${DEADLINE_MARGIN_MIN_MS} ms, and never lies before now`, () => {
+  it(`keeps at least ${DEADLINE_MARGIN_MIN_MS} ms of a middling remaining time`, () => {
     expect(retryDeadline(context(10_000), 5_000, 100)).to.equal(100 + 8_000);
-    expect(retryDeadline(context(1_500), 5_000, 100)).to.equal(100);
+    expect(retryDeadline(context(4_000), 5_000, 100)).to.equal(100 + 2_000);
+  });
+
+  it('keeps at most half of a short remaining time, so there is always a window to send and retry', () => {
+    // The local mode's publish timeouts: visibility / 6 = 5 s by default, 333 ms with --visibility-timeout 2.
+    expect(retryDeadline(context(5_000), 5_000, 100)).to.equal(100 + 3_000);
+    expect(retryDeadline(context(1_500), 5_000, 100)).to.equal(100 + 750);
+    expect(retryDeadline(context(333), 5_000, 100)).to.equal(100 + 166.5);
+    expect(deadlineMargin(2_000)).to.equal(1_000);
+    expect(retryDeadline(context(0), 5_000, 100)).to.equal(100);
   });
 
   it('falls back to the configured budget without a Lambda context', () => {

@@ -9,13 +9,17 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import type { EventBridgeEvent, SQSBatchResponse } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 import { DeliveryFailedError, makeHandler } from '../../functions/handlers/publish';
-import { DEADLINE_MARGIN_MIN_MS } from '../../functions/lib/deadline';
+import { DEADLINE_MARGIN_MIN_MS, retryDeadline } from '../../functions/lib/deadline';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { withFakeTable } from './fake-table';
 import { captureOutput, delay, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
 
-/** A context whose remaining time leaves `retryMs` for retries once the 2 s margin is kept. */
+/** A context whose remaining time leaves `retryMs` for retries once the margin is kept. */
 const contextWithRetryTime = (retryMs: number) => {
-  const end = Date.now() + DEADLINE_MARGIN_MIN_MS + retryMs;
+  // Inverts deadline.ts's margin: half of a short time, 2 s of a middling one, 10 % of a long one.
+  const remaining = retryMs <= DEADLINE_MARGIN_MIN_MS ? 2 * retryMs : retryMs <= 9 * DEADLINE_MARGIN_MIN_MS ? retryMs + DEADLINE_MARGIN_MIN_MS : retryMs / 0.9;
+  expect(retryDeadline({ getRemainingTimeInMillis: () => remaining }, 0, 0)).to.be.closeTo(retryMs, 1);
+  const end = Date.now() + remaining;
   return { getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
 };
 
@@ -153,6 +157,62 @@ describe('publish handler under throttling', () => {
     expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
     expect(attempts.get('a=')).to.equal(1);
     expect(attempts.get('b=')).to.equal(1);
+  });
+
+  it('sends no post, first attempts included, and fetches no page once the deadline has passed; the record fails', async () => {
+    for (const id of ids(2000)) db.table.subscribe(id, 'crowd');
+    db.table.pageSize = 250; // 8 pages
+    // A clock the test can move: real time plus an offset that jumps an hour once the flag flips.
+    let offset = 0;
+    const now = () => performance.now() + offset;
+    let pastDeadline = false;
+    let sentBefore = 0;
+    let sentAfter = 0;
+    let queriesAtFlip = 0;
+    api.on(PostToConnectionCommand).callsFake(async () => {
+      if (pastDeadline) sentAfter++;
+      else if (++sentBefore === 300) {
+        pastDeadline = true;
+        offset += 3_600_000;
+        queriesAtFlip = db.ddb.commandCalls(QueryCommand).length;
+      }
+      throw throttled();
+    });
+    // 10 s remaining: the deadline is 8 s away in real time, reached only through the jump.
+    const context = { getRemainingTimeInMillis: () => 10_000 };
+    const env = testEnv({ ...FAST, [ENV.publishConcurrency]: '64', [ENV.logLevel]: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
+    const { result, lines } = await captureOutput(
+      async () => (await makeHandler(env, { now })(sqsEvent(sqsRecord('r-crowd', { topic: 'crowd', data: 1 })), context)) as SQSBatchResponse,
+    );
+
+    expect(pastDeadline, 'the mock must reach the flip').to.equal(true);
+    expect(sentAfter, 'posts sent after the deadline').to.equal(0);
+    expect(db.ddb.commandCalls(QueryCommand).length, 'pages fetched after the deadline').to.equal(queriesAtFlip);
+    expect(queriesAtFlip).to.be.below(8);
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r-crowd' }]);
+    const logs = lines.map((l) => JSON.parse(l));
+    const published = logs.find((l) => l.message === 'published');
+    // Every subscriber of the fetched pages failed (none was delivered), most of them never sent.
+    expect(published).to.include({ status: 'failed', delivered: 0, subscribers: queriesAtFlip * 250, failed: queriesAtFlip * 250, unfetched: true });
+    expect(published.notSent).to.be.above(0).and.at.most(published.failed);
+    expect(logs.find((l) => l.message === 'deliveries not sent: retry deadline reached')).to.include({ topic: 'crowd', notSent: published.notSent });
+    const emf = logs.find((l) => l._aws?.CloudWatchMetrics);
+    expect(emf).to.include({ delivered: 0, failed: queriesAtFlip * 250 });
+  });
+
+  it('with a short function timeout (333 ms) still retries a 5xx within the deadline', async () => {
+    db.table.subscribe('flaky=', 't');
+    let posts = 0;
+    api.on(PostToConnectionCommand).callsFake(async () => {
+      if (++posts === 1) throw serverError();
+      return {};
+    });
+    const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '3' });
+    // A stopped clock: the deadline (166 ms after the start) is never reached, however slow the machine.
+    const context = { getRemainingTimeInMillis: () => 333 };
+    const result = (await makeHandler(env, { now: () => 0 })(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), context)) as SQSBatchResponse;
+    expect(posts).to.equal(2);
+    expect(result.batchItemFailures).to.deep.equal([]);
   });
 
   it('holds 5xx to POST_MAX_ATTEMPTS even between 429s, which do not count against it', async () => {

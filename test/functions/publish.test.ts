@@ -295,6 +295,35 @@ describe('publish handler', () => {
     expect(error?.message).to.match(/expects an SQS event/);
   });
 
+  it('counts 413 deliveries as rejectedDeliveries, not failed, in the metrics and the outcome', async () => {
+    db.table.subscribe('large=', 't');
+    db.table.subscribe('ok=', 't');
+    onPost((id) => {
+      if (id === 'large=') throw Object.assign(new Error('PayloadTooLarge'), { name: 'PayloadTooLargeException', $fault: 'client', $metadata: { httpStatusCode: 413 } });
+    });
+    const { result, lines } = await captureOutput(() => sqs({ POWERTOOLS_METRICS_DISABLED: 'false', [ENV.logLevel]: 'INFO' }, sqsRecord('m', { topic: 't', data: 1 })));
+    expect(result.batchItemFailures).to.deep.equal([]);
+    const logs = lines.map((l) => JSON.parse(l));
+    const emf = logs.find((l) => l._aws?.CloudWatchMetrics);
+    expect(emf).to.include({ delivered: 1, failed: 0, rejectedDeliveries: 1 });
+    expect(logs.find((l) => l.message === 'published')).to.include({ status: 'delivered', delivered: 1, failed: 0, rejectedDeliveries: 1 });
+  });
+
+  it('counts a delivery skipped because its connection already answered 410 as gone, in the metric as in the outcome', async () => {
+    db.table.subscribe('dead=', 'a', 'b');
+    onPost((id) => {
+      if (id === 'dead=') throw gone();
+    });
+    // One post at a time: topic b's post to dead= waits until topic a's has answered 410.
+    const { lines } = await captureOutput(() =>
+      sqs({ POWERTOOLS_METRICS_DISABLED: 'false', [ENV.logLevel]: 'INFO', [ENV.publishConcurrency]: '1' }, sqsRecord('m', { topics: ['a', 'b'], data: 1 })),
+    );
+    expect(attempts.get('dead=')).to.equal(1);
+    const logs = lines.map((l) => JSON.parse(l));
+    expect(logs.find((l) => l.message === 'published')).to.include({ gone: 2, failed: 0 });
+    expect(logs.find((l) => l._aws?.CloudWatchMetrics)).to.include({ gone: 2, failed: 0 });
+  });
+
   it('emits EMF metrics (delivered, gone, throttled, failed, fanOutDuration) in the RealtimePubSub namespace', async () => {
     for (const id of ['a=', 'b=', 'c=']) db.table.subscribe(id, 't');
     onPost((id, attempt) => {
