@@ -64,6 +64,8 @@ interface Connection {
   /** A ping went out and nothing has come back since. */
   awaitingPong: boolean;
   closed: boolean;
+  /** A request on it failed without a refusal: it is being replaced and gets no new subscriptions. */
+  condemned: boolean;
 }
 
 interface PendingRequest {
@@ -99,7 +101,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   private wantOpen = false;
   /** Bumped by close(), so a connection attempt started before it is discarded. */
   private generation = 0;
+  /** Consecutive failures; reset only once a connection proves healthy (see onFrame's pong). */
   private attempt = 0;
+  /** Wanted topics whose last subscribe failed without a refusal: always sent alone, never awaited by a switch-over. */
+  private readonly suspect = new Set<string>();
   private openWaiters: Waiter[] = [];
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private heartbeatTimer?: ReturnType<typeof setInterval>;
@@ -181,6 +186,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    */
   async unsubscribe(topic: string): Promise<void> {
     if (!this.handlers.delete(topic)) return;
+    this.suspect.delete(topic);
     this.settleWaiters(topic, new RealtimeError('CANCELLED', `unsubscribed from ${topic} before the subscription was confirmed`, [topic]));
     const conns = [this.current, this.next].filter((conn): conn is Connection => !!conn && !conn.closed);
     conns.forEach((conn) => this.sync(conn));
@@ -253,7 +259,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     } catch (err) {
       throw new RealtimeError('CONNECTION_FAILED', `cannot connect to ${this.options.url}: ${(err as Error).message}`, [], { cause: err });
     }
-    const conn: Connection = { socket, openedAt: 0, topics: new Set(), pending: [], awaitingPong: false, closed: false };
+    const conn: Connection = { socket, openedAt: 0, topics: new Set(), pending: [], awaitingPong: false, closed: false, condemned: false };
     return new Promise<Connection>((resolve, reject) => {
       let opened = false;
       let lastError: string | undefined;
@@ -375,17 +381,26 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.rotationTimer = setTimeout(() => void this.rotate(), backoffDelay(this.attempt++, this.options.baseDelayMs, this.options.maxDelayMs));
   }
 
-  /** When a connection holds every wanted topic: finish a rotation, and reset the backoff. */
+  /**
+   * When a replacement holds every wanted topic that is not suspect, switch to it. Suspect topics
+   * (whose last request failed) stay in flight on it, so one failing topic cannot hold the others
+   * on an old socket, nor keep them off the new one.
+   */
   private checkCaughtUp(conn: Connection): void {
-    if (conn.closed || conn.pending.some((r) => r.action === 'subscribe')) return;
-    if (![...this.handlers.keys()].every((t) => conn.topics.has(t))) return;
-    this.attempt = 0;
+    if (!this.caughtUp(conn)) return;
     if (conn === this.next && this.current) {
       const old = this.current;
       this.next = undefined;
       this.retire(old, 'replaced ahead of the connection cap');
       this.adopt(conn);
     }
+  }
+
+  private caughtUp(conn: Connection): boolean {
+    if (conn.closed || conn.condemned) return false;
+    const good = (t: string) => !this.suspect.has(t);
+    if (conn.pending.some((r) => r.action === 'subscribe' && r.topics.some(good))) return false;
+    return [...this.handlers.keys()].filter(good).every((t) => conn.topics.has(t));
   }
 
   // ---- requests ----
@@ -403,9 +418,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   private sync(conn: Connection): void {
     if (conn.closed) return;
     const busy = new Set(conn.pending.flatMap((r) => r.topics));
-    const subscribe = [...this.handlers.keys()].filter((t) => !conn.topics.has(t) && !busy.has(t));
+    // A condemned socket only sheds topics: its replacement takes the new ones.
+    const subscribe = conn.condemned ? [] : [...this.handlers.keys()].filter((t) => !conn.topics.has(t) && !busy.has(t));
     const unsubscribe = [...conn.topics].filter((t) => !this.handlers.has(t) && !busy.has(t));
-    for (const chunk of chunkTopics(subscribe)) this.request(conn, 'subscribe', chunk);
+    // Subscriptions are all-or-nothing, so a topic that failed goes alone and cannot fail the good ones.
+    for (const chunk of chunkTopics(subscribe.filter((t) => !this.suspect.has(t)))) this.request(conn, 'subscribe', chunk);
+    for (const topic of subscribe.filter((t) => this.suspect.has(t))) this.request(conn, 'subscribe', [topic]);
     for (const chunk of chunkTopics(unsubscribe)) this.request(conn, 'unsubscribe', chunk);
   }
 
@@ -451,6 +469,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         if (request.action === 'unsubscribe') conn.topics.delete(t);
         else {
           conn.topics.add(t);
+          this.suspect.delete(t);
           this.settleWaiters(t);
         }
       }
@@ -473,6 +492,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     const refused = error.topics.length > 0 ? request.topics.filter((t) => error.topics.includes(t)) : request.topics;
     const background: string[] = [];
     for (const t of refused) {
+      this.suspect.delete(t);
       if (!this.handlers.delete(t)) continue; // no longer wanted anyway
       if (this.topicWaiters.has(t)) this.settleWaiters(t, error); // the caller learns through the rejected subscribe()
       else background.push(t); // refused on resubscribe (e.g. permissions changed): tell the app
@@ -484,13 +504,28 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   /**
    * A request failed without a refusal: no reply in time, API Gateway's own error, or the server's
-   * INTERNAL. What the server now holds for those topics is unknown, so rather than guess, start
-   * over on a fresh socket (with the reconnect backoff): it gets exactly the wanted topics.
-   * Handlers are kept and waiting subscribe() calls keep waiting; the app hears of it as an error.
+   * INTERNAL. What the server now holds for those topics is unknown, so rather than guess, replace
+   * the socket (after the reconnect backoff) with one that gets exactly the wanted topics. The
+   * replacement is made before the break, as in rotate(): the failed socket keeps delivering its
+   * confirmed topics until the new one holds them. The failed topics become suspect and are sent
+   * alone from then on. Handlers are kept and waiting subscribe() calls keep waiting; the app
+   * hears of it as an error.
    */
   private retry(conn: Connection, request: PendingRequest, error: RealtimeError): void {
     this.report(new RealtimeError(error.code, `${request.action} ${request.topics.join(', ')} failed (${error.message}); retrying on a new connection`, request.topics, { cause: error }));
-    this.drop(conn, `${request.action} failed`);
+    if (request.action === 'subscribe') for (const t of request.topics) if (this.handlers.has(t)) this.suspect.add(t);
+    if (conn.condemned || conn.closed) return; // already being replaced
+    conn.condemned = true;
+    if (conn === this.next) {
+      // The replacement failed too: give it up, the current socket keeps serving meanwhile.
+      this.next = undefined;
+      this.retire(conn, `${request.action} failed`);
+      this.scheduleRotationRetry();
+    } else if (conn === this.current && !this.next) {
+      this.scheduleRotationRetry();
+    }
+    // Some topics may now be complete on a replacement already in flight.
+    if (this.next) this.checkCaughtUp(this.next);
   }
 
   private settleWaiters(topic: string, error?: RealtimeError): void {
@@ -541,6 +576,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       case 'message':
         return this.deliver(frame);
       case 'pong':
+        // A connection that holds what is wanted and still answers after a heartbeat interval is
+        // healthy: only now does the backoff start over, so a server that confirms and then closes
+        // at once (or a client with no topics) cannot make it reconnect every few hundred ms.
+        if (conn === this.current && this.suspect.size === 0 && this.caughtUp(conn)) this.attempt = 0;
         return;
       case 'subscribed':
       case 'unsubscribed': {

@@ -151,9 +151,9 @@ describe('client subscription consistency (against an in-test server)', () => {
       await until(() => errors.length > 0, 'the error to be reported');
       expect(errors[0].code).to.equal('INTERNAL');
       expect(errors[0].message).to.contain('Internal server error');
-      // Settled by the frame itself, not left to time out: the socket is already being replaced.
-      expect(states).to.include('reconnecting');
-      await subscribed;
+      await subscribed; // settled by the frame itself, not left to time out (30 s)
+      // Replaced make-before-break: the client was never without a socket.
+      expect(states).to.deep.equal(['connecting', 'open']);
       expect([...srv.connections[1].topics]).to.deep.equal(['t']);
     });
 
@@ -178,6 +178,91 @@ describe('client subscription consistency (against an in-test server)', () => {
       expect(refusal.topics).to.deep.equal(['secret']);
       await until(() => srv.connections[1]?.topics.has('open'), 'the other topic restored');
       expect(c.topics).to.deep.equal(['open']);
+    });
+  });
+
+  describe('a failing request replaces the socket make-before-break, and a failing topic cannot keep the others down', () => {
+    const failures = [
+      { answer: 'withhold', code: 'TIMEOUT' },
+      { answer: 'gateway-error', code: 'INTERNAL' },
+      { answer: 'internal', code: 'INTERNAL' },
+    ] as const;
+    for (const { answer, code } of failures) {
+      it(`keeps A and B delivered, on every socket, while a subscribe to X fails again and again (${answer})`, async () => {
+        const srv = await setup({ answer: (_conn, r) => (r.topics.includes('X') ? answer : 'reply') });
+        const { c, errors, states } = client({ requestTimeoutMs: 50 });
+        const got: string[] = [];
+        await c.subscribe('A', (m) => got.push(m.id));
+        await c.subscribe('B', (m) => got.push(m.id));
+        let xSettled = false;
+        c.subscribe('X', () => undefined).then(
+          () => (xSettled = true),
+          () => (xSettled = true),
+        );
+
+        // Publish to A and B throughout three failures of X (three sockets) and the switches that follow.
+        const sent: string[] = [];
+        for (let n = 0; errors.filter((e) => e.code === code).length < 3 || srv.connections.length < 4; n++) {
+          for (const topic of ['A', 'B']) {
+            const id = `${topic}-${n}`;
+            expect(srv.publish(topic, id, null), `an open socket holds ${topic} when ${id} is published`).to.be.at.least(1);
+            sent.push(id);
+          }
+          await sleep(2);
+        }
+        await until(() => sent.every((id) => got.includes(id)), 'every message published to A and B');
+        expect(got, 'each exactly once').to.have.length(sent.length);
+        expect(states, 'never without a socket').to.deep.equal(['connecting', 'open']);
+        expect(xSettled, 'subscribe(X) keeps waiting').to.equal(false);
+        expect(c.topics).to.deep.equal(['A', 'B', 'X']);
+        // On each replacement the failed topic travels alone, so A and B are confirmed without it.
+        for (const conn of srv.connections.slice(1, 3)) {
+          expect(conn.log.filter((line) => line.startsWith('recv'))).to.deep.equal(['recv subscribe A,B', 'recv subscribe X']);
+        }
+        // The replaced sockets are closed: one open socket (and at most its own replacement).
+        expect(srv.open().length).to.be.at.most(2);
+      });
+    }
+
+    it('restores X alone once it works again, and closes the socket it failed on', async () => {
+      let failing = true;
+      const srv = await setup({ answer: (_conn, r) => (failing && r.topics.includes('X') ? 'withhold' : 'reply') });
+      const { c, errors } = client({ requestTimeoutMs: 50 });
+      await c.subscribe('A', () => undefined);
+      const subscribed = c.subscribe('X', () => undefined);
+      await until(() => errors.some((e) => e.code === 'TIMEOUT'), 'X to time out');
+      failing = false;
+      await subscribed;
+      await until(() => srv.open().length === 1, 'the failed socket to close');
+      expect([...srv.open()[0].topics].sort()).to.deep.equal(['A', 'X']);
+    });
+  });
+
+  describe('backoff', () => {
+    const attemptOf = (c: RealtimeClient) => (c as unknown as { attempt: number }).attempt;
+
+    it('keeps growing for a server that confirms and then closes at once, and resets once a connection answers a heartbeat', async () => {
+      // No pongs while the server misbehaves, so no heartbeat can prove a connection healthy meanwhile.
+      const options: FakeServerOptions = { pong: false, onSubscribe: (conn) => void (options.pong || setImmediate(() => conn.socket.close(1011, 'going away'))) };
+      const srv = await setup(options);
+      const { c } = client({ reconnect: { baseDelayMs: 1, maxDelayMs: 5 }, heartbeatIntervalMs: 20 });
+      await c.subscribe('t', () => undefined);
+      await until(() => srv.connections.length >= 6, 'several reconnects');
+      expect(attemptOf(c), 'consecutive failures, not reset by each confirmation').to.be.at.least(4);
+      options.pong = true; // and stops closing
+      await until(() => attemptOf(c) === 0, 'the reset after a healthy heartbeat');
+    });
+
+    it('keeps growing for a client with no topics whose connections close at once', async () => {
+      // No pongs while the server misbehaves, so no heartbeat can prove a connection healthy meanwhile.
+      const options: FakeServerOptions = { pong: false, onConnection: (conn) => void (options.pong || setImmediate(() => conn.socket.close(1011, 'going away'))) };
+      const srv = await setup(options);
+      const { c } = client({ reconnect: { baseDelayMs: 1, maxDelayMs: 5 }, heartbeatIntervalMs: 20 });
+      await c.connect();
+      await until(() => srv.connections.length >= 6, 'several reconnects');
+      expect(attemptOf(c)).to.be.at.least(4);
+      options.pong = true; // and stops closing
+      await until(() => attemptOf(c) === 0, 'the reset after a healthy heartbeat');
     });
   });
 });

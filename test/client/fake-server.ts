@@ -36,6 +36,8 @@ export interface FakeServerOptions {
   protocol?: string;
   /** Decides how each subscribe/unsubscribe is answered (default `reply`, or `delayFor`'s delay). */
   answer?: (conn: FakeConnection, request: { action: 'subscribe' | 'unsubscribe'; topics: string[] }) => Answer;
+  /** Called when a client connects (e.g. to close it at once). */
+  onConnection?: (conn: FakeConnection) => void;
 }
 
 export class FakeServer {
@@ -57,6 +59,7 @@ export class FakeServer {
       const conn: FakeConnection = { socket, request, topics: new Set(), received: [], log: [] };
       this.connections.push(conn);
       socket.on('message', (raw) => this.onMessage(conn, raw.toString()));
+      this.options.onConnection?.(conn);
     });
     return this;
   }
