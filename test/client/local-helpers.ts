@@ -1,13 +1,13 @@
 /** Helpers for tests that run the client, the CLI or the demo page against startLocal. */
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import WebSocket from 'ws';
 import type { ClientRequestArgs } from 'node:http';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
 import type { StackOutputs } from '../../protocol/outputs';
-import { TABLE } from '../../protocol/table';
 import type { WebSocketConstructor } from '../../client';
+import { subscribersOf } from '../local/system-helpers';
 
 const local = (endpoint: string | undefined) => ({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint });
 
@@ -26,16 +26,7 @@ export async function sendEnvelope(outputs: StackOutputs, envelope: unknown, ext
 export async function connectionsOn(outputs: StackOutputs, topic: string): Promise<string[]> {
   const dynamodb = new DynamoDBClient(local(outputs.dynamodbEndpoint));
   try {
-    const page = await dynamodb.send(
-      new QueryCommand({
-        TableName: outputs.tableName,
-        IndexName: TABLE.topicIndex,
-        KeyConditionExpression: '#t = :t',
-        ExpressionAttributeNames: { '#t': TABLE.topicAttribute },
-        ExpressionAttributeValues: { ':t': { S: topic } },
-      }),
-    );
-    return (page.Items ?? []).map((item) => item[TABLE.partitionKey].S!);
+    return await subscribersOf(dynamodb, outputs.tableName, topic);
   } finally {
     dynamodb.destroy();
   }
@@ -67,13 +58,7 @@ export function recordingWebSocket(): { WebSocket: WebSocketConstructor; sockets
   return { WebSocket: Recording as unknown as WebSocketConstructor, sockets, frames, closeCodes };
 }
 
-/** Resolves when `predicate` (sync or async) holds, polling every 20 ms; rejects after `timeoutMs`. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Polls until a check holds (shared with the local-mode tests). */
+export { eventually } from '../local/system-helpers';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

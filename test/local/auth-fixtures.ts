@@ -1,5 +1,5 @@
 /** Helpers of the local-mode auth and fuzz tests: real `ws` clients and publishing through SQS. */
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { sendEnvelope } from '../client/local-helpers';
 import WebSocket from 'ws';
 import type { StackOutputs } from '../../protocol/outputs';
 
@@ -110,16 +110,7 @@ export class Client {
 
 /** Publishes the way a backend does: an envelope on the publish queue. */
 export async function publish(outputs: StackOutputs, topic: string, data: unknown): Promise<void> {
-  const sqs = new SQSClient({
-    region: outputs.region ?? 'us-east-1',
-    endpoint: outputs.sqsEndpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  try {
-    await sqs.send(new SendMessageCommand({ QueueUrl: outputs.queueUrl, MessageBody: JSON.stringify({ topic, data }) }));
-  } finally {
-    sqs.destroy();
-  }
+  await sendEnvelope(outputs, { topic, data });
 }
 
 export function withToken(url: string, token: string): string {
