@@ -4,7 +4,7 @@ import {
   GoneException,
   LimitExceededException,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { EventBridgeEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 
 /** A quiet env map: no logs, no EMF output. */
@@ -43,6 +43,21 @@ export function sqsRecord(messageId: string, body: unknown, sentTimestamp = '170
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
     awsRegion: 'us-east-1',
+  };
+}
+
+/** A raw EventBridge event (as EventBridge invokes the publish function directly). */
+export function eventBridgeEvent(detail: unknown, id = 'eb-1234'): EventBridgeEvent<string, unknown> {
+  return {
+    version: '0',
+    id,
+    'detail-type': 'OrderCreated',
+    source: 'shop.orders',
+    account: '000000000000',
+    time: '2025-05-06T07:08:09Z',
+    region: 'us-east-1',
+    resources: [],
+    detail,
   };
 }
 

@@ -6,13 +6,13 @@
 import { expect } from 'chai';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { EventBridgeEvent, SQSBatchResponse } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 import { DeliveryFailedError, makeHandler } from '../../functions/handlers/publish';
 import { DEADLINE_MARGIN_MIN_MS, retryDeadline } from '../../functions/lib/deadline';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { withFakeTable } from './fake-table';
-import { captureOutput, delay, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
+import { captureOutput, delay, eventBridgeEvent, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
 
 /** A context whose remaining time leaves `retryMs` for retries once the margin is kept. */
 const contextWithRetryTime = (retryMs: number) => {
@@ -256,17 +256,7 @@ describe('publish handler under throttling', () => {
   it("takes a raw EventBridge event's deadline from its context too, and throws when it passes", async () => {
     db.table.subscribe('stuck=', 'orders/1');
     api.on(PostToConnectionCommand).rejects(throttled());
-    const event: EventBridgeEvent<string, unknown> = {
-      version: '0',
-      id: 'eb-9',
-      'detail-type': 'OrderCreated',
-      source: 'shop.orders',
-      account: '000000000000',
-      time: '2025-05-06T07:08:09Z',
-      region: 'us-east-1',
-      resources: [],
-      detail: { topic: 'orders/1', data: 1 },
-    };
+    const event = eventBridgeEvent({ topic: 'orders/1', data: 1 }, 'eb-9');
     // A budget far beyond mocha's timeout: only the context's deadline can end this.
     const env = testEnv({ ...FAST, [ENV.publishRetryBudgetMs]: '900000' });
     let error: unknown;

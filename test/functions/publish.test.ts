@@ -3,13 +3,13 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { EventBridgeEvent, SQSBatchResponse } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
 import { deliveredMessageSchema, type DeliveredMessage } from '../../protocol/messages';
 import { TABLE } from '../../protocol/table';
 import { DeliveryFailedError, makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
 import { withFakeTable } from './fake-table';
-import { captureOutput, delay, gone, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
+import { captureOutput, delay, eventBridgeEvent, gone, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
 
 const SENT = '1700000000000';
 const SENT_ISO = new Date(Number(SENT)).toISOString();
@@ -241,17 +241,7 @@ describe('publish handler', () => {
   });
 
   describe('raw EventBridge events', () => {
-    const event = (detail: unknown): EventBridgeEvent<string, unknown> => ({
-      version: '0',
-      id: 'eb-1234',
-      'detail-type': 'OrderCreated',
-      source: 'shop.orders',
-      account: '000000000000',
-      time: '2025-05-06T07:08:09Z',
-      region: 'us-east-1',
-      resources: [],
-      detail,
-    });
+    const event = (detail: unknown) => eventBridgeEvent(detail);
 
     it('delivers the detail envelope with the event id and time', async () => {
       db.table.subscribe('a=', 'orders/1');
