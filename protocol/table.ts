@@ -14,6 +14,12 @@ export const TABLE = {
   ttlAttribute: 'expiresAt',
   /** On the connection item: subscriptions held, reserved atomically so the cap holds under concurrency. */
   subscriptionCountAttribute: 'subscriptionCount',
+  /**
+   * The stack's shared rate budget (functions/lib/delivery/rate-budget.ts): one item per second
+   * in this partition, sort key = the epoch second. API Gateway connection ids never contain `$`.
+   */
+  rateLedgerPartition: '$rate',
+  rateUsedAttribute: 'used',
 } as const;
 
 /** API Gateway closes every connection after 2 hours; rows live 15 minutes longer, then TTL may take them. */
