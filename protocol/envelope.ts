@@ -32,7 +32,7 @@ export function envelopeTopics(envelope: PublishEnvelope): string[] {
   return [...new Set(envelope.topics ?? [envelope.topic as string])];
 }
 
-/** The frame a subscriber receives for one topic of an envelope. */
-export function deliveredMessage(topic: string, id: string, data: unknown, publishedAt: string): DeliveredMessage {
-  return { type: 'message', topic, id, data, publishedAt };
+/** The frame a subscriber receives for one topic of an envelope, at its place in the topic's stream. */
+export function deliveredMessage(topic: string, id: string, data: unknown, publishedAt: string, position?: { seq: number; epoch: string }): DeliveredMessage {
+  return position ? { type: 'message', topic, id, seq: position.seq, epoch: position.epoch, data, publishedAt } : { type: 'message', topic, id, data, publishedAt };
 }

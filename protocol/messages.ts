@@ -33,13 +33,20 @@ export function isValidTopic(topic: unknown, maxLength: number = DEFAULTS.maxTop
   return topicSchema(maxLength).safeParse(topic).success;
 }
 
+/** A place in a topic's stream: `seq` of the last message had, in the stream named `epoch`. */
+export const positionSchema = z.object({ epoch: z.string().min(1).max(64), seq: z.number().int().min(0) });
+/** A resume position; without `epoch` the seq is taken in the topic's current stream. */
+export const sincePositionSchema = z.object({ epoch: z.string().min(1).max(64).optional(), seq: z.number().int().min(0) });
+
 /**
  * subscribe / unsubscribe bodies. Topics are checked one by one by the handlers (so every bad
- * topic is named in the error), hence plain strings here.
+ * topic is named in the error), hence plain strings here. `since` (subscribe only) resumes
+ * topics from a position: what was published after it is replayed before the reply.
  */
 export const topicsRequestSchema = z.object({
   action: z.enum(['subscribe', 'unsubscribe']),
   topics: z.array(z.string()).min(1, 'topics must name at least one topic'),
+  since: z.record(z.string(), sincePositionSchema).optional(),
 });
 export type TopicsRequest = z.infer<typeof topicsRequestSchema>;
 
@@ -51,7 +58,14 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 // ---- server → client ----
 
-export const subscribedReplySchema = z.object({ type: z.literal('subscribed'), topics: z.array(z.string()) });
+export const subscribedReplySchema = z.object({
+  type: z.literal('subscribed'),
+  topics: z.array(z.string()),
+  /** Where each topic stands: messages after it reach the connection live (or were just replayed). */
+  positions: z.record(z.string(), positionSchema).optional(),
+  /** For each topic of `since`: was every retained message after it replayed? false: reload your state. */
+  recovered: z.record(z.string(), z.boolean()).optional(),
+});
 export const unsubscribedReplySchema = z.object({ type: z.literal('unsubscribed'), topics: z.array(z.string()) });
 export const pongReplySchema = z.object({ type: z.literal('pong') });
 export const errorReplySchema = z.object({
@@ -61,11 +75,18 @@ export const errorReplySchema = z.object({
   /** The topics the error is about, when it is about topics. */
   topics: z.array(z.string()).optional(),
 });
-/** A published message as delivered to a subscriber. `id` is stable across retries: de-duplicate on it. */
+/**
+ * A published message as delivered to a subscriber. `id` is stable across retries: de-duplicate
+ * on it. `seq` is its place in the topic's stream named `epoch` (1, 2, 3, …; a seq may be
+ * skipped, never reused). The publish function always sets both; a frame without them (from an
+ * older server) is delivered as is, without ordering or resume.
+ */
 export const deliveredMessageSchema = z.object({
   type: z.literal('message'),
   topic: z.string(),
   id: z.string(),
+  seq: z.number().int().min(1).optional(),
+  epoch: z.string().optional(),
   data: z.unknown(),
   publishedAt: z.string(),
 });
@@ -82,6 +103,7 @@ export type SubscribedReply = z.infer<typeof subscribedReplySchema>;
 export type UnsubscribedReply = z.infer<typeof unsubscribedReplySchema>;
 export type ErrorReply = z.infer<typeof errorReplySchema>;
 export type DeliveredMessage = z.infer<typeof deliveredMessageSchema>;
+export type Position = z.infer<typeof positionSchema>;
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 
 export function errorReply(code: ErrorCode, message: string, topics?: string[]): ErrorReply {
