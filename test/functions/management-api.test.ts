@@ -282,6 +282,16 @@ describe('management API client against bare servers', () => {
     expect(classifyPostError(refused)).to.equal('transient');
   });
 
+  it('fails a call Node refuses to send (a token with a line break) at once, and no timer fires later', async () => {
+    const { endpoint, sockets } = await serve((req, res) => res.writeHead(200).end());
+    const api = client(endpoint, { credentials: () => ({ ...CREDENTIALS, sessionToken: 'bad\ntoken' }), requestTimeoutMs: 50 });
+    const error = await failure(api.post('c', bytes('x')));
+    expect(error.code).to.equal('ERR_INVALID_CHAR');
+    expect(classifyPostError(error)).to.equal('permanent');
+    await sleep(100); // past the request timeout: an armed timer would throw here
+    expect(sockets()).to.equal(0);
+  });
+
   it('names an error from the body when x-amzn-ErrorType is missing, else Unknown; a 5xx page is a server fault', async () => {
     const answers: Array<[number, Record<string, string>, string]> = [
       [429, {}, JSON.stringify({ __type: 'LimitExceededException', message: 'x' })],

@@ -187,6 +187,15 @@ export class ManagementApi implements Poster {
         if (error === undefined) resolve(result ?? EMPTY);
         else reject(error);
       };
+      let req: ClientRequest;
+      try {
+        req = this.send({ method: call.method, hostname: this.hostname, port: this.port, path, headers, agent: this.agent }, (res) =>
+          readResponse(res, call.readBody, finish),
+        );
+      } catch (error) {
+        // Refused before anything was sent (a header value Node will not send, such as a token with a line break).
+        return reject(error);
+      }
       // Settle with the timeout first: destroying the request may also raise ECONNRESET, which must not win.
       const timeOut = (message: string) => {
         finish(new ManagementTimeoutError(message));
@@ -194,10 +203,6 @@ export class ManagementApi implements Poster {
       };
       // Runs from the moment the call is made, queueing for a socket included: it bounds the whole call.
       const requestTimer = setTimeout(() => timeOut(`${operation} exceeded the configured ${requestTimeoutMs} ms request timeout`), requestTimeoutMs);
-      const req: ClientRequest = this.send(
-        { method: call.method, hostname: this.hostname, port: this.port, path, headers, agent: this.agent },
-        (res) => readResponse(res, call.readBody, finish),
-      );
       req.on('socket', (socket) => {
         if (!socket.connecting) return; // a kept-alive socket: nothing to connect
         connectTimer = setTimeout(() => timeOut(`${operation}: no connection within the configured ${connectTimeoutMs} ms connect timeout`), connectTimeoutMs);
