@@ -217,6 +217,7 @@ const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFracti
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // the SDK's Node 20 notice, once per client
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const frame = new TextEncoder().encode(JSON.stringify({ type: 'message', topic: 'bench', id: 'm-1', data: 'x'.repeat(Math.max(0, options.bytes - 60)), publishedAt: new Date(0).toISOString() }));
