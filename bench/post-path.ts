@@ -31,7 +31,7 @@ const SERVICE = 'execute-api';
 const CREDENTIALS: Credentials = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench/secret+key', sessionToken: 'bench-session-token' };
 const TIMEOUTS = { connectTimeoutMs: 1000, requestTimeoutMs: 3000 };
 
-interface Options {
+export interface Options {
   requests: number;
   repeats: number;
   concurrency: number;
@@ -215,57 +215,71 @@ async function signers(n: number): Promise<{ name: string; us: number; matches: 
 
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-async function main() {
-  const options = parseArgs(process.argv.slice(2));
+export interface PostPathResults {
+  options: Options;
+  frameBytes: number;
+  /** Per path, one value per repeat. */
+  paths: { name: string; cpuUs: number[]; perSecond: number[] }[];
+  signers: { name: string; us: number; matches: boolean }[];
+}
+
+export async function runPostPath(options: Options, progress: (line: string) => void = () => undefined): Promise<PostPathResults> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // the SDK's Node 20 notice, once per client
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const frame = new TextEncoder().encode(JSON.stringify({ type: 'message', topic: 'bench', id: 'm-1', data: 'x'.repeat(Math.max(0, options.bytes - 60)), publishedAt: new Date(0).toISOString() }));
   const { child, port } = await startServer();
+  const under = paths(port, options.concurrency);
   try {
-    const under = paths(port, options.concurrency);
-    const results = new Map<string, { cpuUs: number[]; perSecond: number[] }>(under.map((p) => [p.name, { cpuUs: [], perSecond: [] }]));
-    process.stderr.write(`post-path: ${under.length} paths × ${options.repeats} repeats × ${options.requests} posts, ${options.concurrency} in flight, ${frame.byteLength}-byte frames\n`);
+    const results = under.map((p) => ({ name: p.name, cpuUs: [] as number[], perSecond: [] as number[] }));
+    progress(`post-path: ${under.length} paths × ${options.repeats} repeats × ${options.requests} posts, ${options.concurrency} in flight, ${frame.byteLength}-byte frames`);
     for (const p of under) await measure(p.poster, Math.min(1000, options.requests), options.concurrency, frame); // warm-up: JIT, sockets
     for (let r = 0; r < options.repeats; r++) {
       // Rotate the order so no path always runs first (or right after the SDK's garbage).
       for (let k = 0; k < under.length; k++) {
-        const p = under[(k + r) % under.length];
+        const i = (k + r) % under.length;
         gc();
-        const m = await measure(p.poster, options.requests, options.concurrency, frame);
-        results.get(p.name)!.cpuUs.push(m.cpuUs);
-        results.get(p.name)!.perSecond.push(m.perSecond);
+        const m = await measure(under[i].poster, options.requests, options.concurrency, frame);
+        results[i].cpuUs.push(m.cpuUs);
+        results[i].perSecond.push(m.perSecond);
       }
-      process.stderr.write(`post-path: repeat ${r + 1}/${options.repeats} done\n`);
+      progress(`post-path: repeat ${r + 1}/${options.repeats} done`);
     }
-    for (const p of under) p.close();
-
-    const sdkMedian = median(results.get(under[0].name)!.cpuUs);
-    const lines = [
-      `CPU per delivery (client process only; ${options.repeats} repeats × ${options.requests} posts, ${options.concurrency} in flight, ${frame.byteLength}-byte frame, Node.js ${process.version}):`,
-      '',
-      '| Delivery path | CPU µs/delivery, median | spread (min–max) | SDK ÷ this | posts/s (wall), median |',
-      '|---|---:|---:|---:|---:|',
-      ...under.map((p) => {
-        const { cpuUs, perSecond } = results.get(p.name)!;
-        const m = median(cpuUs);
-        return `| ${p.name} | ${fmt(m)} | ${fmt(Math.min(...cpuUs))}–${fmt(Math.max(...cpuUs))} | ${fmt(sdkMedian / m, 2)}× | ${fmt(median(perSecond), 0)} |`;
-      }),
-      '',
-      'Signers alone (CPU µs per signature of one 200-byte POST; Authorization checked against @smithy/signature-v4):',
-      '',
-      '| Signer | CPU µs/signature | same signature as the SDK\'s signer |',
-      '|---|---:|---|',
-      ...(await signers(options.requests * 5)).map((s) => `| ${s.name} | ${fmt(s.us, 2)} | ${s.matches ? 'yes' : '**no**'} |`),
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    return { options, frameBytes: frame.byteLength, paths: results, signers: await signers(options.requests * 5) };
   } finally {
+    for (const p of under) p.close();
     child.stdin!.end();
     child.kill();
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+export function renderPostPath(results: PostPathResults): string {
+  const { options } = results;
+  const sdkMedian = median(results.paths[0].cpuUs);
+  return [
+    `CPU per delivery (client process only; ${options.repeats} repeats × ${options.requests} posts, ${options.concurrency} in flight, ${results.frameBytes}-byte frame, Node.js ${process.version}):`,
+    '',
+    '| Delivery path | CPU µs/delivery, median | spread (min–max) | SDK ÷ this | posts/s (wall), median |',
+    '|---|---:|---:|---:|---:|',
+    ...results.paths.map(({ name, cpuUs, perSecond }) => {
+      const m = median(cpuUs);
+      return `| ${name} | ${fmt(m)} | ${fmt(Math.min(...cpuUs))}–${fmt(Math.max(...cpuUs))} | ${fmt(sdkMedian / m, 2)}× | ${fmt(median(perSecond), 0)} |`;
+    }),
+    '',
+    'Signers alone (CPU µs per signature of one 200-byte POST; Authorization checked against @smithy/signature-v4):',
+    '',
+    "| Signer | CPU µs/signature | same signature as the SDK's signer |",
+    '|---|---:|---|',
+    ...results.signers.map((s) => `| ${s.name} | ${fmt(s.us, 2)} | ${s.matches ? 'yes' : '**no**'} |`),
+  ].join('\n');
+}
+
+if (require.main === module) {
+  runPostPath(parseArgs(process.argv.slice(2)), (line) => process.stderr.write(`${line}\n`)).then(
+    (results) => process.stdout.write(`${renderPostPath(results)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
