@@ -18,8 +18,9 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { makeManagementClient } from '../lib/clients';
+import { makeManagementApi } from '../lib/clients';
 import type { EnvMap } from '../lib/config';
+import type { Poster } from '../lib/delivery/management-api';
 import { retryDeadline } from '../lib/deadline';
 import { FanOut } from '../lib/fan-out';
 import { lambdaEntry } from '../lib/lazy-handler';
@@ -70,6 +71,8 @@ function isEventBridgeEvent(event: unknown): event is EventBridgeEvent<string, u
 export interface PublishHandlerOptions {
   /** The monotonic clock the retry deadline is measured on (default `performance.now()`). */
   now?: () => number;
+  /** What sends PostToConnection (default: the management API client built from the env map). */
+  poster?: Poster;
 }
 
 export function makeHandler(
@@ -79,7 +82,7 @@ export function makeHandler(
   const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-publish');
   const { ddb, tableName, logger, metrics, config } = runtime;
-  const management = makeManagementClient(config);
+  const management = options.poster ?? makeManagementApi(config, env);
 
   /** Deliver one envelope; resolves with its outcome (never throws for a bad envelope). */
   async function publishOne(fanOut: FanOut, input: PublishInput): Promise<PublishOutcome> {

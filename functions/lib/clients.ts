@@ -1,15 +1,15 @@
 /**
- * AWS SDK clients, built from the parsed config (explicit region/endpoint/credentials when the
- * env map has them). Each makeHandler builds its own once, so one Lambda container reuses them.
+ * AWS clients, built from the parsed config (explicit region/endpoint/credentials when the env
+ * map has them): the SDK's DynamoDB client, and our own lean client of the management API
+ * (delivery/management-api.ts). Each makeHandler builds its own once, so one Lambda container
+ * reuses them.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AwsSettings, Config } from './config';
-import { required } from './config';
+import type { AwsSettings, Config, EnvMap } from './config';
+import { readCredentials, required } from './config';
+import { ManagementApi } from './delivery/management-api';
 import { ENV } from '../../protocol/env';
 
 function common(aws: AwsSettings) {
@@ -40,25 +40,24 @@ export function makeDocumentClient(config: Config, timeouts: { connectionTimeout
 }
 
 /**
- * The @connections client. `maxAttempts: 1` because the fan-out retries itself (so it can count
- * and bound retries). The timeouts are explicit and `throwOnRequestTimeout` is set: without it
- * the handler only logs a warning when `requestTimeout` passes and a hung post can run the
- * Lambda into its own timeout. Sockets are kept alive and sized to the fan-out concurrency.
+ * The @connections client. It never retries (the fan-out retries itself, so it can count and
+ * bound retries); its connect and request timeouts cut a hung post before it eats the Lambda's
+ * time; its sockets are kept alive and sized to the fan-out concurrency. Credentials are read
+ * from the env map at every request (in Lambda, process.env), so replaced ones are used.
  */
-export function makeManagementClient(config: Config): ApiGatewayManagementApiClient {
+export function makeManagementApi(config: Config, env: EnvMap): ManagementApi {
   const endpoint = required(config.managementEndpoint, ENV.managementEndpoint);
-  const agentOptions = { keepAlive: true, maxSockets: config.publishConcurrency };
-  return new ApiGatewayManagementApiClient({
-    ...common(config.aws),
+  const region = required(config.aws.region, 'AWS_REGION');
+  return new ManagementApi({
     endpoint,
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: config.postConnectTimeoutMs,
-      requestTimeout: config.postRequestTimeoutMs,
-      socketTimeout: config.postRequestTimeoutMs,
-      throwOnRequestTimeout: true,
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent(agentOptions),
-    }),
+    region,
+    credentials: () => {
+      const credentials = readCredentials(env);
+      if (!credentials) throw new Error('no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set');
+      return credentials;
+    },
+    connectTimeoutMs: config.postConnectTimeoutMs,
+    requestTimeoutMs: config.postRequestTimeoutMs,
+    maxSockets: config.publishConcurrency,
   });
 }

@@ -103,8 +103,6 @@ export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
-  const accessKeyId = e.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = e.AWS_SECRET_ACCESS_KEY;
   // Metrics are off when asked, or in dev mode (Powertools' own rule), unless explicitly on.
   const metricsDisabled =
     e.POWERTOOLS_METRICS_DISABLED !== undefined ? truthy(e.POWERTOOLS_METRICS_DISABLED) : truthy(e.POWERTOOLS_DEV);
@@ -127,12 +125,26 @@ export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config
     aws: {
       region: e.AWS_REGION,
       dynamodbEndpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? e.AWS_ENDPOINT_URL,
-      credentials:
-        accessKeyId && secretAccessKey
-          ? { accessKeyId, secretAccessKey, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) }
-          : undefined,
+      credentials: readCredentials(env),
     },
   };
+}
+
+/**
+ * The credentials the env map carries (blank is unset; both keys or none; the session token is
+ * optional). A function, not only a field of Config, so a client can read them again at each
+ * request and follow credentials that are replaced while the process runs.
+ */
+export function readCredentials(env: EnvMap): AwsSettings['credentials'] {
+  const value = (name: string) => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v;
+  };
+  const accessKeyId = value('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = value('AWS_SECRET_ACCESS_KEY');
+  if (accessKeyId === undefined || secretAccessKey === undefined) return undefined;
+  const sessionToken = value('AWS_SESSION_TOKEN');
+  return sessionToken === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken };
 }
 
 /** A value the handler cannot run without; fails at build time with the variable's name. */

@@ -16,7 +16,6 @@
  * it and no further page is fetched, so the invocation answers before the Lambda times out
  * (which would have SQS redeliver the whole batch, its fully delivered records too).
  */
-import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { TABLE } from '../../protocol/table';
@@ -24,6 +23,7 @@ import { AdaptiveLimit } from './adaptive-limit';
 import { fullJitterDelay, sleep } from './backoff';
 import type { Config } from './config';
 import { deleteConnectionRows } from './connection-rows';
+import type { Poster } from './delivery/management-api';
 import { classifyPostError, type PostErrorKind } from './post-errors';
 import { describeError } from './telemetry';
 
@@ -34,7 +34,8 @@ export type DeliveryOutcome = 'delivered' | 'gone' | 'failed' | 'rejected';
 
 export interface FanOutDeps {
   ddb: DynamoDBDocumentClient;
-  management: ApiGatewayManagementApiClient;
+  /** Sends PostToConnection (delivery/management-api.ts in production). */
+  management: Poster;
   tableName: string;
   config: Pick<Config, 'publishConcurrency' | 'postMaxAttempts' | 'postBaseBackoffMs'>;
   logger: Logger;
@@ -177,7 +178,7 @@ export class FanOut {
     // An attempt (first or retry) that got its slot past the deadline is not sent: the time left is for answering.
     if (startedAt >= this.deps.retryDeadline) return { kind: 'late' };
     try {
-      await this.deps.management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
+      await this.deps.management.post(connectionId, frame);
       this.counts.delivered++;
       this.limit.succeeded();
       return { kind: 'delivered' };

@@ -1,8 +1,8 @@
 /**
- * What a failed PostToConnection means for the fan-out. Errors are told apart by `name` (the SDK
- * v3 names them from the `x-amzn-ErrorType` header) or `instanceof`, never by HTTP status code.
+ * What a failed PostToConnection means for the fan-out. Errors are told apart by `name` (the
+ * management client, like the SDK v3 before it, names them from the `x-amzn-ErrorType` header),
+ * never by HTTP status code alone.
  */
-import { GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 
 export type PostErrorKind =
   /** 410: the connection is gone; delete its rows, not a failure of the message. */
@@ -39,7 +39,6 @@ interface SdkErrorLike {
 }
 
 export function classifyPostError(error: unknown): PostErrorKind {
-  if (error instanceof GoneException) return 'gone';
   const e = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorLike;
   const name = typeof e.name === 'string' ? e.name : '';
   if (name === 'GoneException') return 'gone';

@@ -1,20 +1,20 @@
 /**
  * The real management API client against real HTTP servers on 127.0.0.1: proves the request
- * timeout is enforced (aws-sdk-client-mock bypasses the HTTP handler, so only this can) and that
- * errors are classified from what the SDK makes of real responses.
+ * timeout is enforced (the handler tests' fake poster bypasses HTTP, so only this can) and that
+ * errors are classified from what the client makes of real responses.
  */
 import { expect } from 'chai';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { GoneException, PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 import { TABLE } from '../../protocol/table';
-import { makeDocumentClient, makeManagementClient } from '../../functions/lib/clients';
+import { makeDocumentClient, makeManagementApi } from '../../functions/lib/clients';
 import { loadConfig } from '../../functions/lib/config';
+import { ManagementApiError, type ManagementApi } from '../../functions/lib/delivery/management-api';
 import { classifyPostError } from '../../functions/lib/post-errors';
 import { makeHandler as makePublish } from '../../functions/handlers/publish';
 import { FakeTable } from './fake-table';
@@ -29,7 +29,7 @@ describe('management API client over real HTTP', () => {
   const answers = new Map<string, Answer>();
   const requests: string[] = [];
   const hung: ServerResponse[] = [];
-  const clients: ApiGatewayManagementApiClient[] = [];
+  const clients: ManagementApi[] = [];
 
   before(async () => {
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -69,13 +69,14 @@ describe('management API client over real HTTP', () => {
       ...overrides,
     });
   const client = (overrides: Record<string, string> = {}) => {
-    const c = makeManagementClient(loadConfig(env(overrides)));
+    const map = env(overrides);
+    const c = makeManagementApi(loadConfig(map), map);
     clients.push(c);
     return c;
   };
-  const postError = async (c: ApiGatewayManagementApiClient, id: string) => {
+  const postError = async (c: ManagementApi, id: string) => {
     try {
-      await c.send(new PostToConnectionCommand({ ConnectionId: id, Data: new TextEncoder().encode('{}') }));
+      await c.post(id, new TextEncoder().encode('{}'));
     } catch (error) {
       return error;
     }
@@ -89,10 +90,10 @@ describe('management API client over real HTTP', () => {
     expect((error as Error).name).to.equal('TimeoutError');
     expect((error as Error).message).to.contain('150 ms');
     expect(classifyPostError(error)).to.equal('transient');
-    expect(requests).to.deep.equal(['hang=']); // maxAttempts 1: the SDK does not retry by itself
+    expect(requests).to.deep.equal(['hang=']); // one attempt: the client does not retry by itself
   });
 
-  it('classifies real error responses by the name the SDK gives them', async () => {
+  it('classifies real error responses by the name the client gives them', async () => {
     answers.set('gone=', { status: 410, errorType: 'GoneException' });
     answers.set('busy=', { status: 429, errorType: 'LimitExceededException' });
     answers.set('no=', { status: 403, errorType: 'ForbiddenException' });
@@ -100,7 +101,8 @@ describe('management API client over real HTTP', () => {
     answers.set('oops=', { status: 500 });
     const c = client();
     const goneError = await postError(c, 'gone=');
-    expect(goneError).to.be.instanceOf(GoneException);
+    expect(goneError).to.be.instanceOf(ManagementApiError);
+    expect((goneError as Error).name).to.equal('GoneException');
     expect(classifyPostError(goneError)).to.equal('gone');
     expect(classifyPostError(await postError(c, 'busy='))).to.equal('throttled');
     expect(classifyPostError(await postError(c, 'no='))).to.equal('permanent');

@@ -1,11 +1,7 @@
-/** Env maps, events and SDK errors shared by the handler tests. */
-import {
-  ApiGatewayManagementApiServiceException,
-  GoneException,
-  LimitExceededException,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+/** Env maps, events and management API errors shared by the handler tests. */
 import type { EventBridgeEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
+import { ManagementApiError } from '../../functions/lib/delivery/management-api';
 
 /** A quiet env map: no logs, no EMF output. */
 export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
@@ -65,12 +61,11 @@ export function sqsEvent(...records: SQSRecord[]): SQSEvent {
   return { Records: records };
 }
 
-const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
-
-export const gone = () => new GoneException({ message: 'Gone', ...meta(410) });
-export const throttled = () => new LimitExceededException({ message: 'Limit exceeded', ...meta(429) });
+/** What the management API client raises for these answers (as clients.test.ts checks over real HTTP). */
+export const gone = () => new ManagementApiError('GoneException', 'Gone', 410);
+export const throttled = () => new ManagementApiError('LimitExceededException', 'Limit exceeded', 429);
 export function serverError() {
-  return new ApiGatewayManagementApiServiceException({ name: 'InternalServerErrorException', $fault: 'server', message: 'Internal', ...meta(500) });
+  return new ManagementApiError('InternalServerErrorException', 'Internal', 500);
 }
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

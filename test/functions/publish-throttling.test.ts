@@ -4,13 +4,12 @@
  * every subscriber gets the message once, in one invocation.
  */
 import { expect } from 'chai';
-import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 import { DeliveryFailedError, makeHandler } from '../../functions/handlers/publish';
 import { DEADLINE_MARGIN_MIN_MS, retryDeadline } from '../../functions/lib/deadline';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { FakePoster } from './fake-poster';
 import { withFakeTable } from './fake-table';
 import { captureOutput, delay, eventBridgeEvent, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
 
@@ -28,10 +27,8 @@ const FAST = { [ENV.postBaseBackoffMs]: '2' };
 
 describe('publish handler under throttling', () => {
   const db = withFakeTable();
-  let api: AwsClientStub<ApiGatewayManagementApiClient>;
-  before(() => (api = mockClient(ApiGatewayManagementApiClient)));
-  beforeEach(() => api.reset());
-  after(() => api.restore());
+  const poster = new FakePoster();
+  beforeEach(() => poster.reset());
 
   const ids = (n: number) => Array.from({ length: n }, (_, i) => `s${String(i).padStart(3, '0')}=`);
 
@@ -54,7 +51,7 @@ describe('publish handler under throttling', () => {
     let window = -1;
     let used = 0;
     let callNo = 0;
-    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
+    poster.callsFake(async (input) => {
       const call = ++callNo;
       running.add(call);
       state.inFlight++;
@@ -69,7 +66,7 @@ describe('publish handler under throttling', () => {
           state.beforeThrottle ??= new Set(running);
           throw throttled();
         }
-        const id = String(input.ConnectionId);
+        const id = input.connectionId;
         state.delivered.set(id, (state.delivered.get(id) ?? 0) + 1);
         return {};
       } finally {
@@ -86,7 +83,7 @@ describe('publish handler under throttling', () => {
     const api = rateLimitedApi(20, 100);
     const env = testEnv({ ...FAST, [ENV.publishConcurrency]: '64', [ENV.logLevel]: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
     const { result, lines } = await captureOutput(
-      async () => (await makeHandler(env)(sqsEvent(sqsRecord('r-busy', { topic: 'busy', data: 1 })), contextWithRetryTime(60_000))) as SQSBatchResponse,
+      async () => (await makeHandler(env, { poster })(sqsEvent(sqsRecord('r-busy', { topic: 'busy', data: 1 })), contextWithRetryTime(60_000))) as SQSBatchResponse,
     );
 
     expect(result.batchItemFailures).to.deep.equal([]);
@@ -118,8 +115,8 @@ describe('publish handler under throttling', () => {
     db.table.subscribe('ok=', 'jammed');
     db.table.subscribe('fine=', 'open');
     const attempts = new Map<string, number>();
-    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
-      const id = String(input.ConnectionId);
+    poster.callsFake(async (input) => {
+      const id = input.connectionId;
       attempts.set(id, (attempts.get(id) ?? 0) + 1);
       if (id === 'stuck=') throw throttled();
       return {};
@@ -127,7 +124,7 @@ describe('publish handler under throttling', () => {
     const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '2', [ENV.logLevel]: 'WARN' });
     const { result, lines } = await captureOutput(
       async () =>
-        (await makeHandler(env)(
+        (await makeHandler(env, { poster })(
           sqsEvent(sqsRecord('r-jammed', { topic: 'jammed', data: 1 }), sqsRecord('r-open', { topic: 'open', data: 2 })),
           contextWithRetryTime(300),
         )) as SQSBatchResponse,
@@ -145,15 +142,15 @@ describe('publish handler under throttling', () => {
     db.table.subscribe('a=', 't');
     db.table.subscribe('b=', 't');
     const attempts = new Map<string, number>();
-    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
-      const id = String(input.ConnectionId);
+    poster.callsFake(async (input) => {
+      const id = input.connectionId;
       attempts.set(id, (attempts.get(id) ?? 0) + 1);
       if (id === 'a=') throw throttled();
       await delay(250); // b holds the only slot past the deadline while a's retry waits for it
       return {};
     });
     const env = testEnv({ ...FAST, [ENV.publishConcurrency]: '1' });
-    const result = (await makeHandler(env)(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), contextWithRetryTime(100))) as SQSBatchResponse;
+    const result = (await makeHandler(env, { poster })(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), contextWithRetryTime(100))) as SQSBatchResponse;
     expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
     expect(attempts.get('a=')).to.equal(1);
     expect(attempts.get('b=')).to.equal(1);
@@ -169,7 +166,7 @@ describe('publish handler under throttling', () => {
     let sentBefore = 0;
     let sentAfter = 0;
     let queriesAtFlip = 0;
-    api.on(PostToConnectionCommand).callsFake(async () => {
+    poster.callsFake(async () => {
       if (pastDeadline) sentAfter++;
       else if (++sentBefore === 300) {
         pastDeadline = true;
@@ -182,7 +179,7 @@ describe('publish handler under throttling', () => {
     const context = { getRemainingTimeInMillis: () => 10_000 };
     const env = testEnv({ ...FAST, [ENV.publishConcurrency]: '64', [ENV.logLevel]: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
     const { result, lines } = await captureOutput(
-      async () => (await makeHandler(env, { now })(sqsEvent(sqsRecord('r-crowd', { topic: 'crowd', data: 1 })), context)) as SQSBatchResponse,
+      async () => (await makeHandler(env, { now, poster })(sqsEvent(sqsRecord('r-crowd', { topic: 'crowd', data: 1 })), context)) as SQSBatchResponse,
     );
 
     expect(pastDeadline, 'the mock must reach the flip').to.equal(true);
@@ -203,14 +200,14 @@ describe('publish handler under throttling', () => {
   it('with a short function timeout (333 ms) still retries a 5xx within the deadline', async () => {
     db.table.subscribe('flaky=', 't');
     let posts = 0;
-    api.on(PostToConnectionCommand).callsFake(async () => {
+    poster.callsFake(async () => {
       if (++posts === 1) throw serverError();
       return {};
     });
     const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '3' });
     // A stopped clock: the deadline (166 ms after the start) is never reached, however slow the machine.
     const context = { getRemainingTimeInMillis: () => 333 };
-    const result = (await makeHandler(env, { now: () => 0 })(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), context)) as SQSBatchResponse;
+    const result = (await makeHandler(env, { now: () => 0, poster })(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), context)) as SQSBatchResponse;
     expect(posts).to.equal(2);
     expect(result.batchItemFailures).to.deep.equal([]);
   });
@@ -225,8 +222,8 @@ describe('publish handler under throttling', () => {
       'broken=': [serverError, throttled, throttled, serverError, () => new Error('never reached')],
     };
     const attempts = new Map<string, number>();
-    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
-      const id = String(input.ConnectionId);
+    poster.callsFake(async (input) => {
+      const id = input.connectionId;
       const n = (attempts.get(id) ?? 0) + 1;
       attempts.set(id, n);
       const answer = answers[id][n - 1];
@@ -234,7 +231,7 @@ describe('publish handler under throttling', () => {
       return {};
     });
     const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '2' });
-    const result = (await makeHandler(env)(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), contextWithRetryTime(10_000))) as SQSBatchResponse;
+    const result = (await makeHandler(env, { poster })(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), contextWithRetryTime(10_000))) as SQSBatchResponse;
     expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
     expect(attempts.get('recovers=')).to.equal(7);
     expect(attempts.get('broken=')).to.equal(4);
@@ -243,29 +240,29 @@ describe('publish handler under throttling', () => {
   it('without a Lambda context, retries 429s for PUBLISH_RETRY_BUDGET_MS', async () => {
     db.table.subscribe('stuck=', 't');
     let posts = 0;
-    api.on(PostToConnectionCommand).callsFake(async () => {
+    poster.callsFake(async () => {
       posts++;
       throw throttled();
     });
     const env = testEnv({ ...FAST, [ENV.postMaxAttempts]: '1', [ENV.publishRetryBudgetMs]: '150' });
-    const result = (await makeHandler(env)(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })))) as SQSBatchResponse;
+    const result = (await makeHandler(env, { poster })(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })))) as SQSBatchResponse;
     expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
     expect(posts).to.be.greaterThan(1);
   });
 
   it("takes a raw EventBridge event's deadline from its context too, and throws when it passes", async () => {
     db.table.subscribe('stuck=', 'orders/1');
-    api.on(PostToConnectionCommand).rejects(throttled());
+    poster.rejects(throttled());
     const event = eventBridgeEvent({ topic: 'orders/1', data: 1 }, 'eb-9');
     // A budget far beyond mocha's timeout: only the context's deadline can end this.
     const env = testEnv({ ...FAST, [ENV.publishRetryBudgetMs]: '900000' });
     let error: unknown;
     try {
-      await makeHandler(env)(event, contextWithRetryTime(150));
+      await makeHandler(env, { poster })(event, contextWithRetryTime(150));
     } catch (e) {
       error = e;
     }
     expect(error).to.be.instanceOf(DeliveryFailedError);
-    expect(api.commandCalls(PostToConnectionCommand).length).to.be.greaterThan(1);
+    expect(poster.calls.length).to.be.greaterThan(1);
   });
 });

@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
@@ -8,6 +6,7 @@ import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
 import { deliveredMessageSchema, type DeliveredMessage } from '../../protocol/messages';
 import { TABLE } from '../../protocol/table';
 import { DeliveryFailedError, makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
+import { FakePoster } from './fake-poster';
 import { withFakeTable } from './fake-table';
 import { captureOutput, delay, eventBridgeEvent, gone, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
 
@@ -18,8 +17,7 @@ type PostFake = (connectionId: string, attempt: number) => Promise<void> | void;
 
 describe('publish handler', () => {
   const db = withFakeTable();
-  let api: AwsClientStub<ApiGatewayManagementApiClient>;
-  before(() => (api = mockClient(ApiGatewayManagementApiClient)));
+  const api = new FakePoster();
   /** Frames each connection received (successful posts only). */
   let received: Map<string, DeliveredMessage[]>;
   /** Post attempts per connection, successful or not. */
@@ -27,12 +25,12 @@ describe('publish handler', () => {
 
   /** Route every post through `fake` (which may throw), recording attempts and deliveries. */
   function onPost(fake: PostFake = () => undefined) {
-    api.on(PostToConnectionCommand).callsFake(async (input: PostToConnectionCommand['input']) => {
-      const id = String(input.ConnectionId);
+    api.callsFake(async (input) => {
+      const id = input.connectionId;
       const attempt = (attempts.get(id) ?? 0) + 1;
       attempts.set(id, attempt);
       await fake(id, attempt);
-      const frame = deliveredMessageSchema.parse(JSON.parse(new TextDecoder().decode(input.Data as Uint8Array)));
+      const frame = deliveredMessageSchema.parse(JSON.parse(new TextDecoder().decode(input.data)));
       received.set(id, [...(received.get(id) ?? []), frame]);
       return {};
     });
@@ -44,11 +42,10 @@ describe('publish handler', () => {
     attempts = new Map();
     onPost();
   });
-  after(() => api.restore());
 
   const connections = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}=`);
   const sqs = async (env: Record<string, string>, ...records: ReturnType<typeof sqsRecord>[]) =>
-    (await makeHandler(testEnv(env))(sqsEvent(...records))) as SQSBatchResponse;
+    (await makeHandler(testEnv(env), { poster: api })(sqsEvent(...records))) as SQSBatchResponse;
 
   it('queries byTopic page by page (never Scan), chaining ExclusiveStartKey, and delivers to every subscriber', async () => {
     const ids = connections('c', 8);
@@ -245,7 +242,7 @@ describe('publish handler', () => {
 
     it('delivers the detail envelope with the event id and time', async () => {
       db.table.subscribe('a=', 'orders/1');
-      const outcome = (await makeHandler(testEnv())(event({ topic: 'orders/1', data: { n: 1 } }))) as PublishOutcome;
+      const outcome = (await makeHandler(testEnv(), { poster: api })(event({ topic: 'orders/1', data: { n: 1 } }))) as PublishOutcome;
       expect(outcome).to.include({ id: 'eb-1234', status: 'delivered', delivered: 1, failed: 0 });
       expect(received.get('a=')).to.deep.equal([
         { type: 'message', topic: 'orders/1', id: 'eb-1234', data: { n: 1 }, publishedAt: '2025-05-06T07:08:09.000Z' },
@@ -259,7 +256,7 @@ describe('publish handler', () => {
       });
       let error: unknown;
       try {
-        await makeHandler(testEnv({ [ENV.postMaxAttempts]: '2' }))(event({ topic: 'orders/1', data: 1 }));
+        await makeHandler(testEnv({ [ENV.postMaxAttempts]: '2' }), { poster: api })(event({ topic: 'orders/1', data: 1 }));
       } catch (e) {
         error = e;
       }
@@ -268,17 +265,17 @@ describe('publish handler', () => {
     });
 
     it('drops an invalid detail without throwing (never retried)', async () => {
-      const outcome = (await makeHandler(testEnv())(event({ orderId: 1 }))) as PublishOutcome;
+      const outcome = (await makeHandler(testEnv(), { poster: api })(event({ orderId: 1 }))) as PublishOutcome;
       expect(outcome.status).to.equal('rejected');
       expect(outcome.reason).to.match(/invalid envelope/);
-      expect(api.calls()).to.have.length(0);
+      expect(api.calls).to.have.length(0);
     });
   });
 
   it('refuses an event that is neither SQS nor EventBridge', async () => {
     let error: Error | undefined;
     try {
-      await makeHandler(testEnv())({ hello: 'world' } as never);
+      await makeHandler(testEnv(), { poster: api })({ hello: 'world' } as never);
     } catch (e) {
       error = e as Error;
     }

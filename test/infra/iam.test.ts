@@ -3,6 +3,7 @@
  * calls (read from functions/), on this stack's resources only.
  */
 import { expect } from 'chai';
+import { MANAGEMENT_OPERATIONS } from '../../functions/lib/delivery/management-api';
 import {
   ACCOUNT,
   API_ID,
@@ -157,18 +158,58 @@ describe('infra: least-privilege IAM', function () {
     };
 
     /**
-     * The commands the repository's own code sends, from the bundle: esbuild (not minified) heads
+     * Management API operation → the IAM action it needs. Our own management client
+     * (functions/lib/delivery/management-api.ts) sends no SDK command: each of its calls names
+     * its operation, `this.callOperation("PostToConnection", …)`.
+     */
+    const ACTION_OF_OPERATION: Record<string, string> = {
+      PostToConnection: 'execute-api:ManageConnections',
+      GetConnection: 'execute-api:ManageConnections',
+      DeleteConnection: 'execute-api:ManageConnections',
+    };
+
+    /** The SDK commands and the management operations one bundle section of our code sends. */
+    const commandsIn = (section: string) => [...section.matchAll(/new (?:import_\w+\.)?(\w+?Command)\d*\(/g)].map((m) => m[1]);
+    const operationsIn = (section: string) => [...section.matchAll(/\.callOperation\(\s*"(\w+)"/g)].map((m) => m[1]);
+
+    /** The sections of a bundle that are the repository's own code (functions/, protocol/). */
+    const ourSections = (code: string) => code.split(/^(?=\/\/ \S+\.[cm]?[jt]s$)/m).filter((section) => /^\/\/ (functions|protocol)\//.test(section));
+
+    /**
+     * The calls the repository's own code makes, from the bundle: esbuild (not minified) heads
      * each module with `// <path>` and drops what the handler never uses, so a helper's unused
      * calls do not count.
      */
     function actionsInCode(code: string): string[] {
-      const ours = code.split(/^(?=\/\/ \S+\.[cm]?[jt]s$)/m).filter((section) => /^\/\/ (functions|protocol)\//.test(section));
-      const commands = new Set(ours.flatMap((s) => [...s.matchAll(/new (?:import_\w+\.)?(\w+?Command)\d*\(/g)].map((m) => m[1])));
-      return [...commands].map((c) => {
-        expect(ACTION_OF_COMMAND, `the code sends ${c}: add its IAM action here and grant it`).to.have.property(c);
-        return ACTION_OF_COMMAND[c];
-      });
+      const ours = ourSections(code);
+      const commands = new Set(ours.flatMap(commandsIn));
+      const operations = new Set(ours.flatMap(operationsIn));
+      return [
+        ...[...commands].map((c) => {
+          expect(ACTION_OF_COMMAND, `the code sends ${c}: add its IAM action here and grant it`).to.have.property(c);
+          return ACTION_OF_COMMAND[c];
+        }),
+        ...[...operations].map((o) => {
+          expect(ACTION_OF_OPERATION, `the code sends ${o}: add its IAM action here and grant it`).to.have.property(o);
+          return ACTION_OF_OPERATION[o];
+        }),
+      ];
     }
+
+    it('recognises every operation the management client sends, in the publish bundle', async () => {
+      const { code } = await functionParts(run, 'publish');
+      const operations = ourSections(code).flatMap(operationsIn);
+      // The client's own list, the calls found in its code and the IAM map agree: an operation
+      // added to the client without the recognisable call, or without an action, fails here.
+      expect([...new Set(operations)].sort()).to.deep.equal([...MANAGEMENT_OPERATIONS].sort());
+      expect(Object.keys(ACTION_OF_OPERATION).sort()).to.deep.equal([...MANAGEMENT_OPERATIONS].sort());
+      // One call site per operation, each naming its operation in the form recognised above.
+      // (esbuild may head one module's code with its path more than once.)
+      const client = ourSections(code)
+        .filter((s) => s.startsWith('// functions/lib/delivery/management-api.ts\n'))
+        .join('');
+      expect(client.match(/\.callOperation\(/g), 'the publish bundle holds the management client').to.have.length(MANAGEMENT_OPERATIONS.length);
+    });
 
     /** Granted actions, without what is not a call of the code: its logs, and SQS polling by the event source mapping. */
     async function grantedActions(r: ProgramRun, handler: string): Promise<string[]> {
