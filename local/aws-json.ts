@@ -73,7 +73,8 @@ async function handle(service: JsonRpcService, req: IncomingMessage, res: Server
   }
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, operationName] = target.split('.', 2);
-  const operation = prefix === service.targetPrefix && operationName ? service.operations[operationName] : undefined;
+  // Own keys only: `X-Amz-Target: AWSEvents.toString` names no operation.
+  const operation = prefix === service.targetPrefix && operationName && Object.hasOwn(service.operations, operationName) ? service.operations[operationName] : undefined;
   if (!operation) {
     const supported = Object.keys(service.operations).join(', ');
     return sendError(

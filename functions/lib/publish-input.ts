@@ -4,7 +4,7 @@
  * is logged and never retried: no number of retries would make it valid.
  */
 import { envelopeSchema, envelopeTopics, deliveredMessage, type PublishEnvelope } from '../../protocol/envelope';
-import { describeIssues } from './topics-request';
+import { describeIssues } from './untrusted';
 
 export interface PublishInput {
   /** The envelope, already JSON-parsed (or the raw text when it came as a string). */
