@@ -1,13 +1,14 @@
 /**
  * The publish path: an SQS queue (SSE, TLS-only policy, redrive to a DLQ), EventBridge rules that
- * shape domain events into publish envelopes on that queue, the publish function fed by an event
+ * put domain events on that queue as rule messages (protocol/rule-message.ts), the publish function fed by an event
  * source mapping with partial batch responses, and alarms on the DLQ and on message age.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { createHash } from 'node:crypto';
 import { PUBLISH_HANDLER } from '../protocol/routes';
-import { inputTransformerFor, type EventRule } from '../protocol/rules';
+import { inputTransformerFor } from '../protocol/rule-message';
+import type { EventRule } from '../protocol/rules';
 import { LambdaFunction, type FunctionSettings, type LogLevel } from './lambda-function';
 import { policyDocument } from './policies/document';
 import { consumeQueueStatement, denyInsecureTransportStatement, queuePolicyStatements } from './policies/queue';
@@ -93,7 +94,7 @@ export class PublishPipeline extends pulumi.ComponentResource {
       parent,
     );
 
-    // ---- EventBridge rules → queue, shaped into publish envelopes ----
+    // ---- EventBridge rules → queue: the rule message, with the whole event serialised by EventBridge ----
     this.rules = (args.eventRules ?? []).map((rule) => {
       const transformer = inputTransformerFor(rule);
       const r = new aws.cloudwatch.EventRule(
