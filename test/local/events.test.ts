@@ -195,6 +195,20 @@ describe('local EventBridge PutEvents endpoint', () => {
     }
   });
 
+  it('says what is wrong with a request without repeating it', async () => {
+    const post = async (target: string, body: string) => {
+      const res = await fetch(events.endpoint, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target }, body });
+      return { status: res.status, ...((await res.json()) as { __type: string; message: string }) };
+    };
+    const unknown = await post('AWSEvents.SECRET-abcdefghijklmnop', '{}');
+    expect(unknown).to.include({ status: 400, __type: 'UnknownOperationException' });
+    expect(unknown.message).to.contain('"AWSEvents.SECRET"…').and.not.contain('SECRET-');
+    const malformed = await post('AWSEvents.PutEvents', 'SECRET-abcdefghijklmnop');
+    expect(malformed).to.deep.equal({ status: 400, __type: 'SerializationException', message: 'Malformed request body: not valid JSON' });
+    expect((await post('AWSEvents.PutEvents', '{"Entries":[SECRET]}')).message).to.not.contain('SECRET');
+    expect((await post('AWSEvents.PutEvents', '[1]')).message).to.equal('Malformed request body: the body is not a JSON object');
+  });
+
   it('refuses a call with no entries or more than 10', async () => {
     const none = await client.send(new PutEventsCommand({ Entries: [] })).catch((e) => e);
     expect(none.name).to.equal('ValidationException');
