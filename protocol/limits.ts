@@ -9,13 +9,6 @@ export const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 /** API Gateway closes every connection after this long. */
 export const MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;
 
-/**
- * Deepest nesting (arrays and objects) of published `data`. JSON.stringify recurses, and at a few
- * thousand levels it throws a RangeError (call stack) that no retry can cure; many clients'
- * parsers stop far earlier (.NET 64, serde_json 128). Deeper data is refused as invalid.
- */
-export const MAX_DATA_DEPTH = 128;
-
 /** Topic names: 1..maxTopicLength characters of [A-Za-z0-9_.:/-] with no empty `/` segment; `$` is not in the set. */
 export const TOPIC_PATTERN = /^[A-Za-z0-9_.:/-]+$/;
 

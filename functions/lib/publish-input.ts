@@ -5,8 +5,7 @@
  * envelope from it). A dropped input is logged and never retried: no number of retries would
  * make it valid. Reasons say what is wrong without quoting the input (untrusted.ts).
  */
-import { envelopeSchema, envelopeTopics, deliveredMessage, type PublishEnvelope } from '../../protocol/envelope';
-import { MAX_DATA_DEPTH } from '../../protocol/limits';
+import { envelopeSchema, envelopeTopics, deliveredMessage, MAX_DATA_DEPTH, type PublishEnvelope } from '../../protocol/envelope';
 import { looksLikeRuleMessage } from '../../protocol/rule-message';
 import { envelopeFromRuleMessage } from './rule-message';
 import { describeIssues, describeJsonError, nestsDeeperThan } from './untrusted';

@@ -10,7 +10,7 @@ import { TABLE } from '../../protocol/table';
 import { DeliveryFailedError, makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
 import { TOPIC_QUERY_CONCURRENCY } from '../../functions/lib/fan-out';
 import { applyInputTransformer } from '../../local/events';
-import { MAX_DATA_DEPTH } from '../../protocol/limits';
+import { MAX_DATA_DEPTH } from '../../protocol/envelope';
 import { inputTransformerFor } from '../../protocol/rule-message';
 import type { EventRule } from '../../protocol/rules';
 import { withFakeTable } from './fake-table';
