@@ -40,6 +40,13 @@ export function visibilityTimeoutFor(functionTimeoutSeconds: number, batchingWin
   return 6 * functionTimeoutSeconds + batchingWindowSeconds;
 }
 
+/**
+ * The queue takes SQS's largest messages (1 MiB; its default is 256 KiB): a rule message carries
+ * the whole event, which may itself be 256 KB, plus the rule's constant parts. The local queue has
+ * the same limit.
+ */
+export const QUEUE_MAX_MESSAGE_BYTES = 1024 * 1024;
+
 /** EventBridge rule names are at most 64 characters; rule names in config may be 40 on their own. */
 export const MAX_RULE_NAME = 64;
 
@@ -88,6 +95,7 @@ export class PublishPipeline extends pulumi.ComponentResource {
       `${name}-queue`,
       {
         sqsManagedSseEnabled: true,
+        maxMessageSize: QUEUE_MAX_MESSAGE_BYTES,
         visibilityTimeoutSeconds: visibilityTimeoutFor(args.function.timeout, batchingWindow),
         redrivePolicy: pulumi.jsonStringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: args.maxReceiveCount ?? 5 }),
       },

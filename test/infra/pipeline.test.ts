@@ -35,6 +35,10 @@ describe('infra: publish pipeline', function () {
     expect(dlq.inputs.redrivePolicy).to.equal(undefined);
   });
 
+  it('takes 1 MiB messages, so a rule message (a whole 256 KB event and the rule) always fits', () => {
+    expect(queue.inputs.maxMessageSize).to.equal(1024 * 1024);
+  });
+
   it('keeps a message invisible for at least 6x the publish function timeout', async () => {
     const { fn } = await functionParts(run, 'publish');
     expect(fn.inputs.timeout).to.equal(60);
