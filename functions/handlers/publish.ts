@@ -140,6 +140,7 @@ export function makeHandler(
           payload: record.body,
           fallbackId: record.messageId,
           publishedAt: toIsoTime(record.attributes?.SentTimestamp),
+          ruleMessages: true,
         });
         if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
         return outcome;

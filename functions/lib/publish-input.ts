@@ -17,6 +17,8 @@ export interface PublishInput {
   fallbackId: string;
   /** A time that stays the same across retries (SQS SentTimestamp, event `time`), if known. */
   publishedAt?: string;
+  /** The payload may be a rule message (an SQS body: rules target the queue); a raw EventBridge `detail` is an envelope. */
+  ruleMessages?: boolean;
 }
 
 export interface Frame {
@@ -64,7 +66,7 @@ export function prepareFrames(input: PublishInput, limits: PublishLimits): Prepa
     }
   }
   let envelope: PublishEnvelope;
-  if (looksLikeRuleMessage(payload)) {
+  if (input.ruleMessages && looksLikeRuleMessage(payload)) {
     const built = envelopeFromRuleMessage(payload, limits);
     if (!built.ok) return { ok: false, id: built.id ?? input.fallbackId, reason: built.reason };
     envelope = built.envelope;

@@ -400,6 +400,14 @@ describe('publish handler', () => {
       expect((error as Error).message).to.match(/eb-1234: 1 of 1 deliveries still failed/);
     });
 
+    it('takes the detail as an envelope only: a rule message there is an invalid envelope', async () => {
+      db.table.subscribe('a=', 'orders/1');
+      const outcome = (await makeHandler(testEnv())(event({ rule: 'orders', topic: 'orders/{detail.id}', dataPath: 'detail', event: { id: 'e', detail: { id: '1' } } }))) as PublishOutcome;
+      expect(outcome.status).to.equal('rejected');
+      expect(outcome.reason).to.match(/^invalid envelope: .*unknown key "rule"/);
+      expect(api.calls()).to.have.length(0);
+    });
+
     it('drops an invalid detail without throwing (never retried)', async () => {
       const outcome = (await makeHandler(testEnv())(event({ orderId: 1 }))) as PublishOutcome;
       expect(outcome.status).to.equal('rejected');
