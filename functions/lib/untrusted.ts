@@ -8,11 +8,12 @@ import type { z } from 'zod';
 /** Longest prefix of an untrusted string an error or a log line may quote. */
 export const PREVIEW_CHARS = 16;
 
-/** `"abc"`, or `"the first 16 ch"…` for a longer string: JSON-escaped, never longer than the prefix. */
+/** `"abc"`, or `"the first 16 cha"…` for a longer string: at most 16 characters, JSON-escaped. */
 export function preview(text: string): string {
-  const chars = Array.from(text); // whole code points: never half a surrogate pair
+  // Whole code points (never half a surrogate pair), from a bounded slice of a possibly huge string.
+  const chars = Array.from(text.slice(0, 2 * PREVIEW_CHARS + 1));
   const head = chars.slice(0, PREVIEW_CHARS).join('');
-  return `${JSON.stringify(head)}${chars.length > PREVIEW_CHARS ? '…' : ''}`;
+  return `${JSON.stringify(head)}${head.length < text.length ? '…' : ''}`;
 }
 
 /** What kind of JSON value this is, for an error message: "an array", "null", "a number"… */
