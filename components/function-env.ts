@@ -43,6 +43,8 @@ export function environmentFor(handler: HandlerName, s: EnvironmentSettings): En
         ...table,
         [ENV.managementEndpoint]: s.managementEndpoint,
         [ENV.publishConcurrency]: String(s.publishConcurrency),
+        // An envelope names at most as many topics as a connection may subscribe to.
+        [ENV.maxSubscriptionsPerConnection]: String(s.maxSubscriptionsPerConnection),
         [ENV.maxTopicLength]: String(s.maxTopicLength),
         [ENV.maxPublishBytes]: String(s.maxPublishBytes),
         [ENV.postConnectTimeoutMs]: String(s.postConnectTimeoutMs),

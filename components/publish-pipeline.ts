@@ -1,13 +1,14 @@
 /**
  * The publish path: an SQS queue (SSE, TLS-only policy, redrive to a DLQ), EventBridge rules that
- * shape domain events into publish envelopes on that queue, the publish function fed by an event
+ * put domain events on that queue as rule messages (protocol/rule-message.ts), the publish function fed by an event
  * source mapping with partial batch responses, and alarms on the DLQ and on message age.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { createHash } from 'node:crypto';
 import { PUBLISH_HANDLER } from '../protocol/routes';
-import { inputTransformerFor, type EventRule } from '../protocol/rules';
+import { inputTransformerFor } from '../protocol/rule-message';
+import type { EventRule } from '../protocol/rules';
 import { LambdaFunction, type FunctionSettings, type LogLevel } from './lambda-function';
 import { policyDocument } from './policies/document';
 import { consumeQueueStatement, denyInsecureTransportStatement, queuePolicyStatements } from './policies/queue';
@@ -38,6 +39,13 @@ export interface PublishPipelineArgs {
 export function visibilityTimeoutFor(functionTimeoutSeconds: number, batchingWindowSeconds: number): number {
   return 6 * functionTimeoutSeconds + batchingWindowSeconds;
 }
+
+/**
+ * The queue takes SQS's largest messages (1 MiB; its default is 256 KiB): a rule message carries
+ * the whole event, which may itself be 256 KB, plus the rule's constant parts. The local queue has
+ * the same limit.
+ */
+export const QUEUE_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** EventBridge rule names are at most 64 characters; rule names in config may be 40 on their own. */
 export const MAX_RULE_NAME = 64;
@@ -87,13 +95,14 @@ export class PublishPipeline extends pulumi.ComponentResource {
       `${name}-queue`,
       {
         sqsManagedSseEnabled: true,
+        maxMessageSize: QUEUE_MAX_MESSAGE_BYTES,
         visibilityTimeoutSeconds: visibilityTimeoutFor(args.function.timeout, batchingWindow),
         redrivePolicy: pulumi.jsonStringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: args.maxReceiveCount ?? 5 }),
       },
       parent,
     );
 
-    // ---- EventBridge rules → queue, shaped into publish envelopes ----
+    // ---- EventBridge rules → queue: the rule message, with the whole event serialised by EventBridge ----
     this.rules = (args.eventRules ?? []).map((rule) => {
       const transformer = inputTransformerFor(rule);
       const r = new aws.cloudwatch.EventRule(

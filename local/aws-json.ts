@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { describeJsonError, preview } from '../functions/lib/untrusted';
 import { BodyTooLargeError, readBody } from './http-server';
 
 /** An error the way AWS reports it. `queryCode` feeds the `x-amzn-query-error` header (SQS). */
@@ -63,6 +64,8 @@ export function createJsonRpcServer(service: JsonRpcService): Server {
   });
 }
 
+const NOT_AN_OBJECT = 'the body is not a JSON object';
+
 async function handle(service: JsonRpcService, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const controller = new AbortController();
   res.once('close', () => {
@@ -73,13 +76,14 @@ async function handle(service: JsonRpcService, req: IncomingMessage, res: Server
   }
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, operationName] = target.split('.', 2);
-  const operation = prefix === service.targetPrefix && operationName ? service.operations[operationName] : undefined;
+  // Own keys only: `X-Amz-Target: AWSEvents.toString` names no operation.
+  const operation = prefix === service.targetPrefix && operationName && Object.hasOwn(service.operations, operationName) ? service.operations[operationName] : undefined;
   if (!operation) {
     const supported = Object.keys(service.operations).join(', ');
     return sendError(
       service,
       res,
-      new AwsServiceError(service.unsupported.code, `Unknown or unsupported operation "${target}"; this local endpoint supports ${service.targetPrefix}.{${supported}}`, {
+      new AwsServiceError(service.unsupported.code, `Unknown or unsupported operation ${preview(target)}; this local endpoint supports ${service.targetPrefix}.{${supported}}`, {
         queryCode: service.unsupported.queryCode,
       }),
     );
@@ -88,10 +92,11 @@ async function handle(service: JsonRpcService, req: IncomingMessage, res: Server
   try {
     const raw = (await readBody(req, service.maxBodyBytes)).toString('utf8');
     const parsed: unknown = raw.trim() === '' ? {} : JSON.parse(raw);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('the body is not a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError(NOT_AN_OBJECT);
     input = parsed as Record<string, unknown>;
   } catch (err) {
-    const message = err instanceof BodyTooLargeError ? err.message : `Malformed request body: ${(err as Error).message}`;
+    // JSON.parse's own message quotes the body: say only where it failed.
+    const message = err instanceof BodyTooLargeError ? err.message : `Malformed request body: ${(err as Error).message === NOT_AN_OBJECT ? NOT_AN_OBJECT : describeJsonError(err)}`;
     return sendError(service, res, new AwsServiceError(err instanceof BodyTooLargeError ? 'RequestEntityTooLarge' : 'SerializationException', message, { status: err instanceof BodyTooLargeError ? 413 : 400 }));
   }
   const accessKeyId = CREDENTIAL.exec(String(req.headers.authorization ?? ''))?.[1];

@@ -7,6 +7,7 @@ export const ENV = {
   /** https://{apiId}.execute-api.{region}.amazonaws.com/{stage} — never a custom domain. */
   managementEndpoint: 'MANAGEMENT_ENDPOINT',
   publishConcurrency: 'PUBLISH_CONCURRENCY',
+  /** Subscriptions per connection; also the most distinct topics one publish envelope may name. */
   maxSubscriptionsPerConnection: 'MAX_SUBSCRIPTIONS_PER_CONNECTION',
   maxTopicLength: 'MAX_TOPIC_LENGTH',
   maxPublishBytes: 'MAX_PUBLISH_BYTES',

@@ -9,6 +9,14 @@ import { topicSchema, type DeliveredMessage } from './messages';
 
 export const MAX_ID_LENGTH = 128;
 
+/**
+ * Deepest nesting (arrays and objects) of an envelope's `data`. JSON.stringify recurses, and at a
+ * few thousand levels it throws a RangeError (call stack) that no retry can cure; many clients'
+ * parsers stop far earlier (.NET 64, serde_json 128). The publish function drops deeper data as
+ * invalid.
+ */
+export const MAX_DATA_DEPTH = 128;
+
 export function envelopeSchema(maxTopicLength: number = DEFAULTS.maxTopicLength) {
   const topic = topicSchema(maxTopicLength);
   return z

@@ -1,7 +1,8 @@
 /**
  * $default: every message no route matched. API Gateway routes by `$request.body.action`, so
- * this sees non-JSON frames and JSON whose action is missing or unknown. (A malformed body with
- * a known action goes to that action's route, which answers BAD_REQUEST itself.)
+ * this sees non-JSON frames and JSON whose action is missing, unknown or not a string. (A
+ * malformed body with a known action goes to that action's route, which answers BAD_REQUEST
+ * itself.) The reply never repeats more than a short prefix of what the client sent.
  */
 import type { Context } from 'aws-lambda';
 import { errorReply } from '../../protocol/messages';
@@ -10,6 +11,7 @@ import { type EnvMap, loadConfig } from '../lib/config';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { isJsonObject, parseClientFrame, routeResponse, type MessageEvent, type RouteResponse } from '../lib/replies';
 import { makeTelemetry } from '../lib/telemetry';
+import { jsonKind, preview } from '../lib/untrusted';
 
 /** Actions a client may send: every route key that is not one of API Gateway's `$` routes. */
 export const KNOWN_ACTIONS = [...LAMBDA_ROUTES, ...MOCK_ROUTES].map((r) => r.routeKey).filter((k) => !k.startsWith('$'));
@@ -28,10 +30,10 @@ export function makeHandler(env: EnvMap): (event: MessageEvent, context?: Contex
     else {
       const action = frame.value.action;
       const known = KNOWN_ACTIONS.join(', ');
-      reply =
-        action === undefined
-          ? errorReply('UNKNOWN_ACTION', `the message has no "action"; known actions: ${known}`)
-          : errorReply('UNKNOWN_ACTION', `unknown action ${JSON.stringify(action).slice(0, 100)}; known actions: ${known}`);
+      // Never JSON.stringify the action: a client can nest it thousands of levels deep.
+      if (action === undefined) reply = errorReply('UNKNOWN_ACTION', `the message has no "action"; known actions: ${known}`);
+      else if (typeof action !== 'string') reply = errorReply('BAD_REQUEST', `"action" must be a string, not ${jsonKind(action)}; known actions: ${known}`);
+      else reply = errorReply('UNKNOWN_ACTION', `unknown action ${preview(action)}; known actions: ${known}`);
     }
     logger.info('message refused', { connectionId, code: reply.code, reason: reply.message });
     return routeResponse(reply);

@@ -7,8 +7,10 @@
  * EventBridge retries it). Delivery is at least once; every frame carries an `id` that stays the
  * same across retries, and clients drop duplicates.
  *
- * An envelope that can never be delivered (not JSON, fails the schema, frame over the size
- * limit) is logged with its reason and counted as processed: it is never retried.
+ * An envelope that can never be delivered (not JSON, fails the schema, more topics than the
+ * subscription cap, data nested too deep, frame over the size limit, a rule message whose event
+ * does not fill its topic template) is logged with its reason and counted as processed: it is
+ * never retried.
  * A connection subscribed to several topics of one envelope receives one frame per topic.
  *
  * Throttled posts are retried until the invocation's deadline (the context's remaining time
@@ -141,6 +143,7 @@ export function makeHandler(
           payload: record.body,
           fallbackId: record.messageId,
           publishedAt: toIsoTime(record.attributes?.SentTimestamp),
+          ruleMessages: true,
         });
         if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
         return outcome;

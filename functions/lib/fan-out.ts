@@ -15,9 +15,14 @@
  * The deadline (deadline.ts) ends all sending: no post, first attempts included, is sent after
  * it and no further page is fetched, so the invocation answers before the Lambda times out
  * (which would have SQS redeliver the whole batch, its fully delivered records too).
+ *
+ * Queries are bounded too (TOPIC_QUERY_CONCURRENCY per invocation, however many topics and
+ * records): an envelope naming a hundred topics must not open a hundred queries at once
+ * against the DynamoDB client's socket pool, where they would time out waiting for a socket.
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import pLimit from 'p-limit';
 import { TABLE } from '../../protocol/table';
 import { AdaptiveLimit } from './adaptive-limit';
 import { fullJitterDelay, sleep } from './backoff';
@@ -29,6 +34,9 @@ import { describeError } from './telemetry';
 
 /** Longest wait between two attempts of one post. */
 export const POST_BACKOFF_CAP_MS = 2000;
+
+/** byTopic queries in flight per invocation; well under the DynamoDB client's 50 sockets, which 410 cleanups share. */
+export const TOPIC_QUERY_CONCURRENCY = 16;
 
 export type DeliveryOutcome = 'delivered' | 'gone' | 'failed' | 'rejected';
 
@@ -60,7 +68,8 @@ export interface TopicResult {
 }
 
 /** What one attempt came to; `late` when it got its slot after the deadline and was not sent. */
-type Attempt = { kind: 'delivered' } | { kind: PostErrorKind; error: unknown; startedAt: number } | { kind: 'late' };
+type Attempt = { kind: 'delivered' } | Failure | { kind: 'late' };
+type Failure = { kind: PostErrorKind; error: unknown; startedAt: number };
 
 /** One per invocation: the shared concurrency bound, counters for metrics, 410 bookkeeping. */
 export class FanOut {
@@ -73,6 +82,8 @@ export class FanOut {
   readonly limit: AdaptiveLimit;
   /** Connections that answered 410 in this invocation, with their cleanup; later posts skip them. */
   private readonly goneConnections = new Map<string, Promise<void>>();
+  /** Bounds the byTopic queries in flight across every topic and record of the invocation. */
+  private readonly queries = pLimit(TOPIC_QUERY_CONCURRENCY);
   private readonly now: () => number;
 
   constructor(private readonly deps: FanOutDeps) {
@@ -93,22 +104,22 @@ export class FanOut {
     try {
       let startKey: Record<string, unknown> | undefined;
       do {
-        // Past the deadline no page is fetched: the not-sent subscribers of the pages already
-        // fetched count as failed, and the record's redelivery covers the unfetched rest.
-        if (this.now() >= this.deps.retryDeadline) {
+        // Past the deadline no page is fetched (checked once the query has its slot, which it
+        // may have waited for): the not-sent subscribers of the pages already fetched count as
+        // failed, and the record's redelivery covers the unfetched rest.
+        const query = new QueryCommand({
+          TableName: this.deps.tableName,
+          IndexName: TABLE.topicIndex,
+          KeyConditionExpression: '#topic = :topic',
+          ExpressionAttributeNames: { '#topic': TABLE.topicAttribute },
+          ExpressionAttributeValues: { ':topic': topic },
+          ExclusiveStartKey: startKey,
+        });
+        const page = await this.queries(() => (this.now() >= this.deps.retryDeadline ? undefined : this.deps.ddb.send(query)));
+        if (!page) {
           result.unfetched = true;
           break;
         }
-        const page = await this.deps.ddb.send(
-          new QueryCommand({
-            TableName: this.deps.tableName,
-            IndexName: TABLE.topicIndex,
-            KeyConditionExpression: '#topic = :topic',
-            ExpressionAttributeNames: { '#topic': TABLE.topicAttribute },
-            ExpressionAttributeValues: { ':topic': topic },
-            ExclusiveStartKey: startKey,
-          }),
-        );
         const ids = (page.Items ?? []).map((item) => String(item[TABLE.partitionKey]));
         result.subscribers += ids.length;
         queued.push(postPage(ids));
@@ -136,6 +147,8 @@ export class FanOut {
   private async deliver(connectionId: string, topic: string, frame: Uint8Array, messageId: string): Promise<DeliveryOutcome | 'notSent'> {
     const { config, logger, retryDeadline } = this.deps;
     let transientFailures = 0;
+    /** The latest attempt that was sent and failed: what a retry left unsent at the deadline reports. */
+    let lastFailure: Failure | undefined;
     for (let attempt = 1; ; attempt++) {
       const result = await this.limit.run((startedAt) => this.attempt(connectionId, topic, frame, messageId, attempt, startedAt));
       if (result.kind === 'delivered') return 'delivered';
@@ -144,6 +157,7 @@ export class FanOut {
         this.counts.failed++;
         return 'notSent';
       }
+      if (result.kind !== 'late') lastFailure = result;
       let retry = false;
       if (result.kind === 'throttled') retry = true;
       if (result.kind === 'transient') retry = ++transientFailures < config.postMaxAttempts;
@@ -156,14 +170,16 @@ export class FanOut {
       }
       if (result.kind === 'tooLarge') this.counts.rejected++;
       else this.counts.failed++;
+      // A retry left unsent at the deadline reports the failure that made it retry (429, 5xx, timeout).
+      const failure = result.kind === 'late' ? lastFailure : result;
       logger.warn('delivery failed', {
         connectionId,
         topic,
         messageId,
-        kind: result.kind === 'late' ? 'throttled' : result.kind,
+        kind: failure?.kind,
         attempts: result.kind === 'late' ? attempt - 1 : attempt,
         ...(pastDeadline ? { reason: 'retry deadline reached' } : {}),
-        ...('error' in result ? { error: describeError(result.error) } : {}),
+        ...(failure ? { error: describeError(failure.error) } : {}),
       });
       return result.kind === 'tooLarge' ? 'rejected' : 'failed';
     }

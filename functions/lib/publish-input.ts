@@ -1,10 +1,14 @@
 /**
  * Turning what the publish function receives (an SQS record's body, or an EventBridge event's
- * `detail`) into the frames to deliver, or into the reason it must be dropped. A dropped input
- * is logged and never retried: no number of retries would make it valid.
+ * `detail`) into the frames to deliver, or into the reason it must be dropped. The body is a
+ * publish envelope, or a rule message from an EventBridge rule (rule-message.ts builds the
+ * envelope from it). A dropped input is logged and never retried: no number of retries would
+ * make it valid. Reasons say what is wrong without quoting the input (untrusted.ts).
  */
-import { envelopeSchema, envelopeTopics, deliveredMessage, type PublishEnvelope } from '../../protocol/envelope';
-import { describeIssues } from './topics-request';
+import { envelopeSchema, envelopeTopics, deliveredMessage, MAX_DATA_DEPTH, type PublishEnvelope } from '../../protocol/envelope';
+import { looksLikeRuleMessage } from '../../protocol/rule-message';
+import { envelopeFromRuleMessage } from './rule-message';
+import { describeIssues, describeJsonError, nestsDeeperThan } from './untrusted';
 
 export interface PublishInput {
   /** The envelope, already JSON-parsed (or the raw text when it came as a string). */
@@ -13,11 +17,23 @@ export interface PublishInput {
   fallbackId: string;
   /** A time that stays the same across retries (SQS SentTimestamp, event `time`), if known. */
   publishedAt?: string;
+  /** The payload may be a rule message (an SQS body: rules target the queue); a raw EventBridge `detail` is an envelope. */
+  ruleMessages?: boolean;
 }
 
 export interface Frame {
   topic: string;
   bytes: Uint8Array;
+}
+
+export interface PublishLimits {
+  maxTopicLength: number;
+  maxFrameBytes: number;
+  /**
+   * Distinct topics one envelope may name: the subscription cap. Each topic costs a query and a
+   * fan-out, and every retry repeats them all, so an envelope far over it could never succeed.
+   */
+  maxSubscriptionsPerConnection: number;
 }
 
 export type Prepared =
@@ -32,22 +48,47 @@ export function toIsoTime(value: string | number | undefined): string | undefine
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
-export function prepareFrames(input: PublishInput, limits: { maxTopicLength: number; maxFrameBytes: number }): Prepared {
+/** Building a zod schema costs about a millisecond, parsing with one some microseconds: one per topic length limit. */
+const envelopeSchemas = new Map<number, ReturnType<typeof envelopeSchema>>();
+function envelopeSchemaFor(maxTopicLength: number) {
+  let schema = envelopeSchemas.get(maxTopicLength);
+  if (!schema) envelopeSchemas.set(maxTopicLength, (schema = envelopeSchema(maxTopicLength)));
+  return schema;
+}
+
+export function prepareFrames(input: PublishInput, limits: PublishLimits): Prepared {
   let payload = input.payload;
   if (typeof payload === 'string') {
     try {
       payload = JSON.parse(payload);
     } catch (error) {
-      return { ok: false, id: input.fallbackId, reason: `the envelope is not valid JSON: ${(error as Error).message}` };
+      return { ok: false, id: input.fallbackId, reason: `the envelope is ${describeJsonError(error)}` };
     }
   }
-  const parsed = envelopeSchema(limits.maxTopicLength).safeParse(payload);
-  if (!parsed.success) return { ok: false, id: input.fallbackId, reason: `invalid envelope: ${describeIssues(parsed.error)}` };
+  let envelope: PublishEnvelope;
+  if (input.ruleMessages && looksLikeRuleMessage(payload)) {
+    const built = envelopeFromRuleMessage(payload, limits);
+    if (!built.ok) return { ok: false, id: built.id ?? input.fallbackId, reason: built.reason };
+    envelope = built.envelope;
+  } else {
+    const parsed = envelopeSchemaFor(limits.maxTopicLength).safeParse(payload);
+    if (!parsed.success) return { ok: false, id: input.fallbackId, reason: `invalid envelope: ${describeIssues(parsed.error)}` };
+    envelope = parsed.data;
+  }
 
-  const envelope = parsed.data;
   const id = envelope.id ?? input.fallbackId;
-  const publishedAt = input.publishedAt ?? new Date().toISOString();
   const topics = envelopeTopics(envelope);
+  if (topics.length > limits.maxSubscriptionsPerConnection) {
+    return {
+      ok: false,
+      id,
+      reason: `too many topics: an envelope names at most ${limits.maxSubscriptionsPerConnection} distinct topics (MAX_SUBSCRIPTIONS_PER_CONNECTION); this one names ${topics.length}`,
+    };
+  }
+  // Checked before anything serialises it: JSON.stringify overflows the stack on deep nesting.
+  if (nestsDeeperThan(envelope.data, MAX_DATA_DEPTH)) return { ok: false, id, reason: `data nests deeper than ${MAX_DATA_DEPTH} levels of arrays and objects` };
+
+  const publishedAt = input.publishedAt ?? new Date().toISOString();
   const encoder = new TextEncoder();
   const frames: Frame[] = [];
   for (const topic of topics) {

@@ -1,6 +1,7 @@
 /** Route responses of the two-way routes: the reply object travels back as the body. */
 import { MAX_MESSAGE_BYTES } from '../../protocol/limits';
 import { errorReply, type ErrorReply, type SubscribedReply, type UnsubscribedReply } from '../../protocol/messages';
+import { describeJsonError } from './untrusted';
 
 export interface RouteResponse {
   statusCode: number;
@@ -34,7 +35,8 @@ export function parseClientFrame(event: MessageEvent): ParsedBody {
   try {
     return { ok: true, value: JSON.parse(body) };
   } catch (error) {
-    return { ok: false, reply: errorReply('BAD_REQUEST', `the message is not valid JSON: ${(error as Error).message}`) };
+    // V8's parse errors quote the input: say where it failed, not what it said.
+    return { ok: false, reply: errorReply('BAD_REQUEST', `the message is ${describeJsonError(error)}`) };
   }
 }
 

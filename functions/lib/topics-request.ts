@@ -4,17 +4,13 @@
  * anything is read or written (contract 4: all or nothing).
  */
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
 import { errorReply, topicSchema, topicsRequestSchema, type ErrorReply, type TopicsRequest } from '../../protocol/messages';
 import type { EnvMap } from './config';
 import { parseClientFrame, routeResponse, type MessageEvent, type RouteResponse } from './replies';
 import { answerOrInternal, makeRuntime, type Runtime } from './runtime';
+import { describeIssues } from './untrusted';
 
 export type TopicsRequestResult = { ok: true; topics: string[] } | { ok: false; reply: ErrorReply };
-
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'message'}: ${issue.message}`).join('; ');
-}
 
 export function parseTopicsRequest(
   event: MessageEvent,

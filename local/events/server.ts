@@ -1,12 +1,13 @@
 /**
  * An EventBridge `PutEvents` endpoint (AWS JSON 1.1, `X-Amz-Target: AWSEvents.PutEvents`) that
  * builds each event as EventBridge does, runs it through the configured rules (event pattern →
- * input transformer, built by protocol/rules.ts like the Pulumi component) and hands each result
+ * input transformer, built by protocol/rule-message.ts like the Pulumi component) and hands each result
  * to `deliver` — the local publish queue. Events no rule matches are accepted and counted, as on AWS.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { eventRuleSchema, inputTransformerFor, type EventRule, type InputTransformer } from '../../protocol/rules';
+import { inputTransformerFor, type InputTransformer } from '../../protocol/rule-message';
+import { eventRuleSchema, type EventRule } from '../../protocol/rules';
 import { AwsServiceError, createJsonRpcServer } from '../aws-json';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../constants';
 import { closeServer, listen } from '../http-server';

@@ -12,7 +12,7 @@
  *     aws.events.event.json (the whole event);
  *   - a JSON result is minified; one that is not valid JSON is passed on as is.
  */
-import type { InputTransformer } from '../../protocol/rules';
+import type { InputTransformer } from '../../protocol/rule-message';
 
 export interface TransformContext {
   ruleArn: string;
@@ -44,18 +44,19 @@ export function resolvePath(event: unknown, path: string): unknown {
 /** Every placeholder must be a variable of the paths map or a predefined one. */
 export function checkTransformer(transformer: InputTransformer): void {
   const predefined = ['aws.events.rule-arn', 'aws.events.rule-name', 'aws.events.event.ingestion-time', 'aws.events.event', 'aws.events.event.json'];
-  for (const [name, path] of Object.entries(transformer.inputPaths)) {
+  const paths = transformer.inputPaths ?? {};
+  for (const [name, path] of Object.entries(paths)) {
     if (predefined.includes(name)) throw new Error(`input transformer variable ${name} is reserved`);
     resolvePath({}, path);
   }
   for (const [, name] of transformer.inputTemplate.matchAll(PLACEHOLDER)) {
-    if (!(name in transformer.inputPaths) && !predefined.includes(name)) throw new Error(`input template uses <${name}>, which no path defines`);
+    if (!Object.hasOwn(paths, name) && !predefined.includes(name)) throw new Error(`input template uses <${name}>, which no path defines`);
   }
 }
 
 export function applyInputTransformer(transformer: InputTransformer, event: Record<string, unknown>, context: TransformContext): string {
   const values = new Map<string, unknown>();
-  for (const [name, path] of Object.entries(transformer.inputPaths)) values.set(name, resolvePath(event, path));
+  for (const [name, path] of Object.entries(transformer.inputPaths ?? {})) values.set(name, resolvePath(event, path));
   const { detail: _detail, ...withoutDetail } = event;
   values.set('aws.events.rule-arn', context.ruleArn);
   values.set('aws.events.rule-name', context.ruleName);

@@ -272,10 +272,11 @@ export class Engine {
    */
   async receive(conn: Connection, body: string): Promise<string | undefined> {
     conn.lastActiveAt = Date.now();
-    const routeKey = selectRouteKey(body, (key) => this.routes[key] !== undefined || this.mocks.has(key));
+    // Own keys only: an action named `toString` or `__proto__` is no route (it goes to $default).
+    const routeKey = selectRouteKey(body, (key) => Object.hasOwn(this.routes, key) || this.mocks.has(key));
     const mock = this.mocks.get(routeKey);
     if (mock) return this.reply(conn, mock.responseTemplate);
-    const handler = this.routes[routeKey];
+    const handler = Object.hasOwn(this.routes, routeKey) ? this.routes[routeKey] : undefined;
     if (!handler) return this.reply(conn, gatewayErrorFrame(NO_ROUTE_MESSAGE, conn.connectionId, awsId()));
     const event = messageEvent(this.api, conn, routeKey, body);
     let result: unknown;

@@ -26,7 +26,31 @@ describe('$default handler', () => {
     const missing = await reply('{"topics":["a"]}');
     expect(missing.code).to.equal('UNKNOWN_ACTION');
     expect(missing.message).to.match(/no "action"/);
-    expect((await reply('{"action":7}')).code).to.equal('UNKNOWN_ACTION');
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', '$default', '$connect']) {
+      const r = await reply(JSON.stringify({ action: name }));
+      expect(r.code, name).to.equal('UNKNOWN_ACTION');
+      expect(r.message, name).to.contain(JSON.stringify(name));
+    }
+  });
+
+  it('answers BAD_REQUEST to an action that is not a string, however deeply it nests', async () => {
+    for (const body of ['{"action":7}', '{"action":null}', '{"action":true}', '{"action":["subscribe"]}', '{"action":{"a":1}}']) {
+      const r = await reply(body);
+      expect(r.code, body).to.equal('BAD_REQUEST');
+      expect(r.message, body).to.match(/"action" must be a string, not (a number|null|a boolean|an array|an object)/);
+    }
+    const deepArray = `{"action":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const deepObject = `{"action":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+    for (const body of [deepArray, deepObject]) expect((await reply(body)).code).to.equal('BAD_REQUEST');
+  });
+
+  it('never repeats more than 16 characters of what the client sent', async () => {
+    const unknown = await reply(JSON.stringify({ action: 'SECRET-abcdefghij-klmnop' }));
+    expect(unknown.message).to.contain('"SECRET-abcdefghi"…').and.not.contain('SECRET-abcdefghij');
+    const bad = await reply('SECRET-abcdefghij is not JSON');
+    expect(bad.code).to.equal('BAD_REQUEST');
+    expect(bad.message).to.equal('the message is not valid JSON').and.not.contain('SECRET');
+    expect((await reply('{"action":"SECRET",}')).message).to.equal('the message is not valid JSON (at position 19)');
   });
 
   it('answers PAYLOAD_TOO_LARGE to a message over 128 KB and BAD_REQUEST to binary frames', async () => {

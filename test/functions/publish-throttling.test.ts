@@ -156,6 +156,24 @@ describe('publish handler under throttling', () => {
     expect(attempts.get('b=')).to.equal(1);
   });
 
+  it('logs a retry left unsent at the deadline with the kind of the failure that made it retry (a 5xx, not "throttled")', async () => {
+    db.table.subscribe('a=', 't');
+    db.table.subscribe('b=', 't');
+    poster.callsFake(async (input) => {
+      if (input.connectionId === 'a=') throw serverError();
+      await delay(250); // b holds the only slot past the deadline while a's retry waits for it
+      return {};
+    });
+    const env = testEnv({ ...FAST, [ENV.publishConcurrency]: '1', [ENV.logLevel]: 'WARN' });
+    const { result, lines } = await captureOutput(
+      async () => (await makeHandler(env, { poster })(sqsEvent(sqsRecord('r', { topic: 't', data: 1 })), contextWithRetryTime(100))) as SQSBatchResponse,
+    );
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
+    const failure = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'delivery failed');
+    expect(failure).to.deep.include({ connectionId: 'a=', kind: 'transient', attempts: 1, reason: 'retry deadline reached' });
+    expect(failure.error.name).to.equal('InternalServerErrorException');
+  });
+
   it('sends no post, first attempts included, and fetches no page once the deadline has passed; the record fails', async () => {
     for (const id of ids(2000)) db.table.subscribe(id, 'crowd');
     db.table.pageSize = 250; // 8 pages

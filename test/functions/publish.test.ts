@@ -7,6 +7,11 @@ import { deliveredMessageSchema, type DeliveredMessage } from '../../protocol/me
 import { TABLE } from '../../protocol/table';
 import { DeliveryFailedError, makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
 import { FakePoster } from './fake-poster';
+import { TOPIC_QUERY_CONCURRENCY } from '../../functions/lib/fan-out';
+import { applyInputTransformer } from '../../local/events';
+import { MAX_DATA_DEPTH } from '../../protocol/envelope';
+import { inputTransformerFor } from '../../protocol/rule-message';
+import type { EventRule } from '../../protocol/rules';
 import { withFakeTable } from './fake-table';
 import { captureOutput, delay, eventBridgeEvent, gone, serverError, sqsEvent, sqsRecord, testEnv, throttled } from './helpers';
 
@@ -237,6 +242,134 @@ describe('publish handler', () => {
     expect(received.get('a=')?.map((f) => f.id)).to.deep.equal(['m']);
   });
 
+  describe('rule messages (what an EventBridge rule puts on the queue)', () => {
+    const ORDERS: EventRule = { name: 'orders', eventPattern: { source: ['shop.orders'] }, topic: 'orders/{detail.orderId}' };
+    const context = { ruleArn: 'arn:aws:events:us-east-1:000000000000:rule/orders', ruleName: 'orders', ingestionTime: '2025-05-06T07:08:09Z' };
+    /** The SQS body the rule's target sends for this event, built by the code the component and the local mode share. */
+    const ruleBody = (detail: Record<string, unknown>, id = 'ev-1', rule = ORDERS) => applyInputTransformer(inputTransformerFor(rule), { ...eventBridgeEvent(detail, id) }, context);
+
+    it('delivers to the topic the template makes of the event, with the event id as message id', async () => {
+      db.table.subscribe('a=', 'orders/42');
+      const result = await sqs({}, sqsRecord('sqs-1', ruleBody({ orderId: '42', total: 9 }), SENT));
+      expect(result.batchItemFailures).to.deep.equal([]);
+      expect(received.get('a=')).to.deep.equal([{ type: 'message', topic: 'orders/42', id: 'ev-1', data: { orderId: '42', total: 9 }, publishedAt: SENT_ISO }]);
+    });
+
+    it("never publishes an event whose field would inject another topic: Bob's inbox gets nothing, the record is dropped, not retried", async () => {
+      db.table.subscribe('bob=', 'users/bob/inbox');
+      db.table.subscribe('orders=', 'orders/x');
+      const { result, lines } = await captureOutput(() =>
+        sqs({ [ENV.logLevel]: 'ERROR' }, sqsRecord('sqs-evil', ruleBody({ orderId: 'x","topic":"users/bob/inbox', secret: 'do-not-log-me' }, 'ev-evil'))),
+      );
+      expect(result.batchItemFailures).to.deep.equal([]);
+      expect(received.size, 'no post at all').to.equal(0);
+      const rejected = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'envelope rejected, not retried');
+      expect(rejected).to.have.length(1);
+      expect(rejected[0].messageId).to.equal('ev-evil');
+      expect(rejected[0].reason).to.match(/^rule orders: \{detail\.orderId\} = "x\\",\\"topic\\":\\"user"… contains "\/"/);
+      expect(lines.join('\n')).to.not.contain('users/bob/inbox').and.not.contain('do-not-log-me');
+    });
+
+    it('drops events whose placeholder value is not one topic segment, and delivers the good ones of the batch', async () => {
+      db.table.subscribe('a=', 'orders/7');
+      const values: unknown[] = ['a/b', '..', '.', '', 'say "hi"', 'back\\slash', 'ü', null, {}, [], true];
+      const result = await sqs(
+        {},
+        ...values.map((orderId, i) => sqsRecord(`bad-${i}`, ruleBody({ orderId }, `ev-bad-${i}`))),
+        sqsRecord('missing', ruleBody({}, 'ev-missing')),
+        sqsRecord('good', ruleBody({ orderId: 7 }, 'ev-good')),
+      );
+      expect(result.batchItemFailures).to.deep.equal([]);
+      expect(received.get('a=')?.map((f) => f.id)).to.deep.equal(['ev-good']);
+      expect(db.ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.ExpressionAttributeValues?.[':topic'])).to.deep.equal(['orders/7']);
+    });
+  });
+
+  describe('limits on what an envelope may ask for', () => {
+    const nested = (depth: number) => JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`) as unknown;
+
+    it('drops data nested ~5,000 levels as invalid (JSON.stringify would overflow the stack), never retrying it into the DLQ', async () => {
+      db.table.subscribe('a=', 't');
+      const { result, lines } = await captureOutput(() =>
+        sqs(
+          { [ENV.logLevel]: 'ERROR' },
+          sqsRecord('deep', `{"topic":"t","data":${'['.repeat(5000)}${']'.repeat(5000)}}`),
+          sqsRecord('deep-object', `{"topic":"t","data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`),
+          sqsRecord('just-deep-enough', { topic: 't', data: nested(MAX_DATA_DEPTH) }),
+          sqsRecord('one-too-deep', { topic: 't', data: nested(MAX_DATA_DEPTH + 1) }),
+        ),
+      );
+      expect(result.batchItemFailures).to.deep.equal([]);
+      expect(received.get('a=')?.map((f) => f.id)).to.deep.equal(['just-deep-enough']);
+      const reasons = Object.fromEntries(lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'envelope rejected, not retried').map((l) => [l.messageId, l.reason]));
+      for (const id of ['deep', 'deep-object', 'one-too-deep']) expect(reasons[id], id).to.equal(`data nests deeper than ${MAX_DATA_DEPTH} levels of arrays and objects`);
+    });
+
+    it('drops deep data in a raw EventBridge event without throwing', async () => {
+      const outcome = (await makeHandler(testEnv())(eventBridgeEvent({ topic: 't', data: nested(5000) }))) as PublishOutcome;
+      expect(outcome).to.include({ status: 'rejected' });
+      expect(outcome.reason).to.match(/nests deeper/);
+    });
+
+    it('refuses an envelope naming more distinct topics than MAX_SUBSCRIPTIONS_PER_CONNECTION, with the reason', async () => {
+      db.table.subscribe('a=', 'x/0');
+      const topics = (n: number) => Array.from({ length: n }, (_, i) => `x/${i}`);
+      const { result, lines } = await captureOutput(() =>
+        sqs(
+          { [ENV.logLevel]: 'ERROR' },
+          sqsRecord('default-cap', { topics: topics(101), data: 1 }),
+          sqsRecord('thousand', { topics: topics(1000), data: 1 }),
+          sqsRecord('at-cap', { topics: [...topics(100), 'x/0'], data: 1 }),
+        ),
+      );
+      expect(result.batchItemFailures).to.deep.equal([]);
+      expect(received.get('a=')?.map((f) => f.id)).to.deep.equal(['at-cap']);
+      const reasons = Object.fromEntries(lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'envelope rejected, not retried').map((l) => [l.messageId, l.reason]));
+      expect(reasons['default-cap']).to.equal('too many topics: an envelope names at most 100 distinct topics (MAX_SUBSCRIPTIONS_PER_CONNECTION); this one names 101');
+      expect(reasons.thousand).to.match(/names 1000$/);
+      // The cap is the configured one.
+      received.clear();
+      const capped = await sqs({ [ENV.maxSubscriptionsPerConnection]: '3' }, sqsRecord('four', { topics: topics(4), data: 1 }), sqsRecord('three', { topics: topics(3), data: 1 }));
+      expect(capped.batchItemFailures).to.deep.equal([]);
+      expect(received.get('a=')?.map((f) => f.id)).to.deep.equal(['three']);
+    });
+
+    it(`keeps at most ${TOPIC_QUERY_CONCURRENCY} byTopic queries in flight, however many topics and records`, async () => {
+      const topics = Array.from({ length: 100 }, (_, i) => `q/${i}`);
+      for (const topic of topics) db.table.subscribe(`c-${topic.replace('/', '-')}=`, topic);
+      let inFlight = 0;
+      let maxInFlight = 0;
+      db.table.afterCall = async (command) => {
+        if (command !== 'QueryCommand') return;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await delay(2);
+        inFlight--;
+      };
+      const result = await sqs({}, sqsRecord('r1', { topics, data: 1 }), sqsRecord('r2', { topics, data: 2 }));
+      expect(result.batchItemFailures).to.deep.equal([]);
+      expect(db.ddb.commandCalls(QueryCommand)).to.have.length(200);
+      expect(maxInFlight).to.equal(TOPIC_QUERY_CONCURRENCY);
+      expect([...received.values()].reduce((n, frames) => n + frames.length, 0)).to.equal(200);
+    });
+
+    it('says what is wrong with a body without quoting it (JSON errors, unknown keys)', async () => {
+      const { lines } = await captureOutput(() =>
+        sqs(
+          { [ENV.logLevel]: 'ERROR' },
+          sqsRecord('not-json', 'SECRET-TOKEN-abc123 is not json'),
+          sqsRecord('cut', '{"topic":"t","data":"SECRET-TOKEN-abc123'),
+          sqsRecord('key', { topic: 't', data: 1, 'SECRET-TOKEN-abc123-as-a-key': 1, other: 2 }),
+        ),
+      );
+      const reasons = Object.fromEntries(lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'envelope rejected, not retried').map((l) => [l.messageId, l.reason]));
+      expect(reasons['not-json']).to.equal('the envelope is not valid JSON');
+      expect(reasons.cut).to.equal('the envelope is not valid JSON (at position 40)');
+      expect(reasons.key).to.equal('invalid envelope: message: unknown key "SECRET-TOKEN-abc"… and 1 more');
+      expect(lines.join('\n')).to.not.contain('SECRET-TOKEN-abc1');
+    });
+  });
+
   describe('raw EventBridge events', () => {
     const event = (detail: unknown) => eventBridgeEvent(detail);
 
@@ -262,6 +395,14 @@ describe('publish handler', () => {
       }
       expect(error).to.be.instanceOf(DeliveryFailedError);
       expect((error as Error).message).to.match(/eb-1234: 1 of 1 deliveries still failed/);
+    });
+
+    it('takes the detail as an envelope only: a rule message there is an invalid envelope', async () => {
+      db.table.subscribe('a=', 'orders/1');
+      const outcome = (await makeHandler(testEnv(), { poster: api })(event({ rule: 'orders', topic: 'orders/{detail.id}', dataPath: 'detail', event: { id: 'e', detail: { id: '1' } } }))) as PublishOutcome;
+      expect(outcome.status).to.equal('rejected');
+      expect(outcome.reason).to.match(/^invalid envelope: .*unknown key "rule"/);
+      expect(api.calls).to.have.length(0);
     });
 
     it('drops an invalid detail without throwing (never retried)', async () => {

@@ -130,6 +130,8 @@ describe('infra: stack configuration', function () {
     it('passes limits and timeouts to the handlers through their environment', async () => {
       expect(await env(base, 'publish')).to.deep.include({
         [ENV.publishConcurrency]: '64',
+        // The cap on topics per envelope is the subscription cap.
+        [ENV.maxSubscriptionsPerConnection]: '100',
         [ENV.maxPublishBytes]: '131072',
         [ENV.postConnectTimeoutMs]: '1000',
         [ENV.postRequestTimeoutMs]: '3000',
@@ -139,6 +141,7 @@ describe('infra: stack configuration', function () {
       });
       expect(await env(changed, 'publish')).to.deep.include({
         [ENV.publishConcurrency]: '16',
+        [ENV.maxSubscriptionsPerConnection]: '20',
         [ENV.maxTopicLength]: '64',
         [ENV.maxPublishBytes]: '32768',
         [ENV.postConnectTimeoutMs]: '500',

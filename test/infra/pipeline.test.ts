@@ -1,6 +1,7 @@
 /** Queue, DLQ, queue policies, EventBridge rules, the event source mapping and the alarms. */
 import { expect } from 'chai';
-import { inputTransformerFor, type EventRule } from '../../protocol/rules';
+import { inputTransformerFor } from '../../protocol/rule-message';
+import type { EventRule } from '../../protocol/rules';
 import { functionParts, runProgram, statementsOf, type ProgramRun, type Recorded } from './harness';
 
 const RULES: EventRule[] = [
@@ -32,6 +33,10 @@ describe('infra: publish pipeline', function () {
     expect(dlq.inputs.sqsManagedSseEnabled).to.equal(true);
     expect(JSON.parse(queue.inputs.redrivePolicy)).to.deep.equal({ deadLetterTargetArn: dlq.state.arn, maxReceiveCount: 5 });
     expect(dlq.inputs.redrivePolicy).to.equal(undefined);
+  });
+
+  it('takes 1 MiB messages, so a rule message (a whole 256 KB event and the rule) always fits', () => {
+    expect(queue.inputs.maxMessageSize).to.equal(1024 * 1024);
   });
 
   it('keeps a message invisible for at least 6x the publish function timeout', async () => {
@@ -87,6 +92,24 @@ describe('infra: publish pipeline', function () {
         { rule: rules[i].state.name, eventBusName: 'shop', arn: queue.state.arn, inputTransformer: inputTransformerFor(rule) },
       ]);
     });
+  });
+
+  it("substitutes no event field into the target's input: only the whole event, which EventBridge serialises itself", () => {
+    const targets = run.ofType('aws:cloudwatch/eventTarget:EventTarget');
+    expect(targets).to.have.length(RULES.length);
+    for (const [i, target] of targets.entries()) {
+      const { inputPaths, inputTemplate } = target.inputs.inputTransformer as { inputPaths?: Record<string, string>; inputTemplate: string };
+      expect(inputPaths ?? {}, 'no JSON path is extracted from the event').to.deep.equal({});
+      expect([...inputTemplate.matchAll(/<([^>]*)>/g)].map((m) => m[1])).to.deep.equal(['aws.events.event.json']);
+      // The rest is constant JSON from the stack config: the rule message around the event.
+      const rule = RULES[i];
+      expect(JSON.parse(inputTemplate.replace('<aws.events.event.json>', '{"id":"e"}'))).to.deep.equal({
+        rule: rule.name,
+        topic: rule.topic,
+        dataPath: rule.dataPath ?? 'detail',
+        event: { id: 'e' },
+      });
+    }
   });
 
   it('feeds the publish function from the queue with partial batch responses and a concurrency cap', async () => {

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
 import { applyInputTransformer, compilePattern, compileRules, resolvePath, startEvents, type EventsEndpoint } from '../../local/events';
-import { envelopeSchema } from '../../protocol/envelope';
-import { inputTransformerFor } from '../../protocol/rules';
+import { envelopeFromRuleMessage } from '../../functions/lib/rule-message';
+import { inputTransformerFor } from '../../protocol/rule-message';
 
 const event = {
   version: '0',
@@ -82,12 +82,22 @@ describe('EventBridge input transformers', () => {
     expect(() => resolvePath(event, 'detail')).to.throw(/must start with \$/);
   });
 
-  it("turns a matched event into the publish envelope with the rule's own transformer", () => {
+  it("turns a matched event into the rule message with the rule's own transformer, which the publish function makes an envelope of", () => {
     const transformer = inputTransformerFor({ name: 'orders', eventPattern: { source: ['shop.orders'] }, topic: 'orders/{detail.orderId}' });
     const body = applyInputTransformer(transformer, event, context);
-    expect(envelopeSchema().parse(JSON.parse(body))).to.deep.equal({ topic: 'orders/42', id: 'ev-1', data: event.detail });
+    expect(JSON.parse(body)).to.deep.equal({ rule: 'orders', topic: 'orders/{detail.orderId}', dataPath: 'detail', event });
+    expect(envelopeFromRuleMessage(JSON.parse(body), { maxTopicLength: 256 })).to.deep.equal({ ok: true, envelope: { topic: 'orders/42', id: 'ev-1', data: event.detail } });
     // Minified, as EventBridge passes JSON on.
     expect(body).to.not.match(/\n|": /);
+  });
+
+  it('keeps a hostile field value inside the event: it can add no key to the message', () => {
+    const transformer = inputTransformerFor({ name: 'orders', eventPattern: {}, topic: 'orders/{detail.orderId}' });
+    const hostile = { ...event, detail: { orderId: 'x","topic":"users/bob/inbox', data: '"}' } };
+    const message = JSON.parse(applyInputTransformer(transformer, hostile, context));
+    expect(Object.keys(message)).to.deep.equal(['rule', 'topic', 'dataPath', 'event']);
+    expect(message.topic).to.equal('orders/{detail.orderId}');
+    expect(message.event).to.deep.equal(hostile);
   });
 
   it('quotes values outside strings, inserts raw text inside them, null or nothing when missing, and knows the predefined variables', () => {
@@ -164,9 +174,39 @@ describe('local EventBridge PutEvents endpoint', () => {
     expect(out.Entries![5]).to.deep.include({ ErrorCode: 'ResourceNotFoundException' });
     expect(delivered.map((d) => d.rule)).to.deep.equal(['orders', 'all-shop', 'all-shop']);
     const first = JSON.parse(delivered[0].body);
-    expect(first).to.deep.equal({ topic: 'orders/7', id: out.Entries![0].EventId, data: { orderId: '7', total: 1 } });
-    expect(JSON.parse(delivered[2].body)).to.deep.equal({ topic: 'shop', id: out.Entries![1].EventId, data: { id: 1 } });
+    expect(first).to.deep.include({ rule: 'orders', topic: 'orders/{detail.orderId}', dataPath: 'detail' });
+    // The event as EventBridge builds it, the Time given to the second.
+    expect(first.event).to.deep.include({ id: out.Entries![0].EventId, source: 'shop.orders', 'detail-type': 'Order Shipped', time: '2025-02-03T04:05:06Z', detail: { orderId: '7', total: 1 } });
+    const envelope = (body: string) => envelopeFromRuleMessage(JSON.parse(body), { maxTopicLength: 256 });
+    expect(envelope(delivered[0].body)).to.deep.equal({ ok: true, envelope: { topic: 'orders/7', id: out.Entries![0].EventId, data: { orderId: '7', total: 1 } } });
+    expect(envelope(delivered[2].body)).to.deep.equal({ ok: true, envelope: { topic: 'shop', id: out.Entries![1].EventId, data: { id: 1 } } });
     expect(events.stats()).to.deep.equal({ accepted: 3, failed: 3, matched: 2, unmatched: 1, delivered: 3, deliveryErrors: 0 });
+  });
+
+  it('knows only its own operations: a target named after a built-in object property is an unknown operation', async () => {
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      const res = await fetch(events.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AWSEvents.${name}` },
+        body: '{}',
+      });
+      expect(res.status, name).to.equal(400);
+      expect(((await res.json()) as { __type: string }).__type, name).to.equal('UnknownOperationException');
+    }
+  });
+
+  it('says what is wrong with a request without repeating it', async () => {
+    const post = async (target: string, body: string) => {
+      const res = await fetch(events.endpoint, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target }, body });
+      return { status: res.status, ...((await res.json()) as { __type: string; message: string }) };
+    };
+    const unknown = await post('AWSEvents.SECRET-abcdefghijklmnop', '{}');
+    expect(unknown).to.include({ status: 400, __type: 'UnknownOperationException' });
+    expect(unknown.message).to.contain('"AWSEvents.SECRET"…').and.not.contain('SECRET-');
+    const malformed = await post('AWSEvents.PutEvents', 'SECRET-abcdefghijklmnop');
+    expect(malformed).to.deep.equal({ status: 400, __type: 'SerializationException', message: 'Malformed request body: not valid JSON' });
+    expect((await post('AWSEvents.PutEvents', '{"Entries":[SECRET]}')).message).to.not.contain('SECRET');
+    expect((await post('AWSEvents.PutEvents', '[1]')).message).to.equal('Malformed request body: the body is not a JSON object');
   });
 
   it('refuses a call with no entries or more than 10', async () => {

@@ -2,7 +2,9 @@
  * Throws generated malformed frames at every route over one real connection. Each frame must get
  * exactly one clear reply (a protocol reply or an error with a documented code, never API
  * Gateway's "Internal server error"), the connection must stay open, no forbidden topic may ever
- * be accepted, and another connection's subscriptions must keep delivering.
+ * be accepted, and another connection's subscriptions must keep delivering. Among the frames:
+ * actions named after built-in object properties (`toString`, `__proto__`…), which must be
+ * unknown actions, and actions nested thousands of levels deep, which must be bad requests.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -41,9 +43,12 @@ const topics = fc.oneof(
   json, // wrong types: a number, a string, an object, null...
   fc.array(json, { minLength: 1, maxLength: 4 }),
 );
+/** Names every JS object inherits: a route table indexed with them must not find a "route". */
+const PROPERTY_NAMES = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__'];
 const action = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('subscribe', 'unsubscribe', 'ping') },
   { weight: 2, arbitrary: fc.constantFrom('publish', 'unknown', '$connect', '$disconnect', '$default', 'SUBSCRIBE', '', ' subscribe') },
+  { weight: 2, arbitrary: fc.constantFrom(...PROPERTY_NAMES) },
   { weight: 1, arbitrary: json },
 );
 const actionFrame = fc
@@ -66,6 +71,10 @@ const nearValid = fc
 const nestedGarbage = fc
   .tuple(fc.integer({ min: 1, max: 2000 }), fc.constantFrom(['[', ']'], ['{"a":', '}']), fc.boolean(), fc.constantFrom('subscribe', 'unsubscribe'))
   .map(([depth, [open, close], closed, verb]) => `{"action":"${verb}","topics":${open.repeat(depth)}${closed ? `1${close.repeat(depth)}}` : ''}`);
+/** An action nested thousands of levels deep (JSON.stringify of it overflows the stack), closed or not. */
+const nestedAction = fc
+  .tuple(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(['[', ']'], ['{"":', '}']), fc.boolean())
+  .map(([depth, [open, close], closed]) => `{"action":${open.repeat(depth)}${closed ? `1${close.repeat(depth)}}` : ''}`);
 const frame = fc
   .oneof(
     { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }) },
@@ -75,25 +84,38 @@ const frame = fc
     { weight: 5, arbitrary: nearValid },
     { weight: 1, arbitrary: actionFrame.chain((f) => fc.integer({ min: 0, max: f.length }).map((n) => f.slice(0, n))) },
     { weight: 1, arbitrary: nestedGarbage },
+    { weight: 1, arbitrary: nestedAction },
   )
   .filter((f) => Buffer.byteLength(f, 'utf8') < MAX_FUZZ_FRAME_BYTES);
 
-/** What the sender meant, as API Gateway routes it: the string `action` of a JSON object. */
-function intendedAction(text: string): unknown {
+/** What the sender meant, as API Gateway routes it: a JSON object and its `action`, or not an object at all. */
+function intended(text: string): { object: false } | { object: true; action: unknown } {
   try {
     const value = JSON.parse(text) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as { action?: unknown }).action : undefined;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { object: true, action: (value as { action?: unknown }).action };
   } catch {
-    return undefined;
+    // not JSON
   }
+  return { object: false };
+}
+function intendedAction(text: string): unknown {
+  const sent = intended(text);
+  return sent.object ? sent.action : undefined;
 }
 
 const EXPECTED_CODES: Record<string, readonly ErrorCode[]> = {
   subscribe: ['BAD_REQUEST', 'INVALID_TOPIC', 'FORBIDDEN', 'TOO_MANY_TOPICS', 'PAYLOAD_TOO_LARGE'],
   // A request may name at most the subscription cap of topics, for unsubscribe too.
   unsubscribe: ['BAD_REQUEST', 'INVALID_TOPIC', 'TOO_MANY_TOPICS', 'PAYLOAD_TOO_LARGE'],
-  other: ['BAD_REQUEST', 'UNKNOWN_ACTION', 'PAYLOAD_TOO_LARGE'],
 };
+
+/** The one code $default answers (frames stay far below the 128 KB limit). */
+function defaultRouteCode(text: string): ErrorCode {
+  const sent = intended(text);
+  if (!sent.object) return 'BAD_REQUEST'; // not JSON, or not an object
+  if (sent.action === undefined || typeof sent.action === 'string') return 'UNKNOWN_ACTION';
+  return 'BAD_REQUEST'; // an action that is not a string, nested or not
+}
 
 describe('fuzz: malformed frames at every route (local mode, auth on)', () => {
   let system: LocalSystem;
@@ -130,6 +152,14 @@ describe('fuzz: malformed frames at every route (local mode, auth on)', () => {
           expect(reply).to.deep.equal({ type: 'pong' });
           return;
         }
+        if (kind === 'other') {
+          const action = intendedAction(text);
+          if (typeof action === 'string' && PROPERTY_NAMES.includes(action)) seen.propertyName = (seen.propertyName ?? 0) + 1;
+          if (typeof action === 'object' && action !== null) seen.nestedAction = (seen.nestedAction ?? 0) + 1;
+          expect(reply).to.include({ type: 'error', code: defaultRouteCode(text) });
+          expect(String(reply.message).length, 'a short message, never the frame repeated').to.be.below(200);
+          return;
+        }
         if (reply.type === 'error') {
           expect(EXPECTED_CODES[kind], `code ${String(reply.code)} for a ${kind} frame: ${String(reply.message)}`).to.include(reply.code);
           return;
@@ -143,8 +173,8 @@ describe('fuzz: malformed frames at every route (local mode, auth on)', () => {
       }),
       { numRuns: RUNS },
     );
-    expect(Object.values(seen).reduce((a, b) => a + b, 0)).to.be.at.least(RUNS);
-    for (const kind of ['subscribe', 'unsubscribe', 'ping', 'other']) expect(seen[kind] ?? 0, kind).to.be.at.least(10);
+    expect(['subscribe', 'unsubscribe', 'ping', 'other'].reduce((n, kind) => n + (seen[kind] ?? 0), 0)).to.be.at.least(RUNS);
+    for (const kind of ['subscribe', 'unsubscribe', 'ping', 'other', 'propertyName', 'nestedAction']) expect(seen[kind] ?? 0, kind).to.be.at.least(10);
     // Every path was taken: successes and each kind of refusal.
     for (const outcome of ['subscribed', 'unsubscribed', 'pong', 'BAD_REQUEST', 'UNKNOWN_ACTION', 'INVALID_TOPIC', 'FORBIDDEN', 'TOO_MANY_TOPICS']) {
       expect(outcomes[outcome] ?? 0, `${outcome} in ${JSON.stringify(outcomes)}`).to.be.at.least(1);

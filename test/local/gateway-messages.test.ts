@@ -64,6 +64,28 @@ describe('local gateway: messages', () => {
     client.ws.close();
   });
 
+  it('routes only by own route keys: actions named after built-in object properties go to $default', async () => {
+    const rec = new Recorder();
+    const gw = await routedGateway(rec);
+    const client = await Client.connect(gw.url);
+    const names = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__', 'toLocaleString'];
+    const bodies = names.map((action) => JSON.stringify({ action }));
+    for (const [i, body] of bodies.entries()) {
+      client.ws.send(body);
+      expect(await client.nth(i), body).to.equal(`default:${body}`);
+    }
+    expect(rec.of('$default').map((e) => e.body)).to.deep.equal(bodies);
+    client.ws.close();
+
+    // Without a $default route they get API Gateway's "Forbidden", never a handler's failure.
+    const bare = await Client.connect((await routedGateway(new Recorder(), { withDefault: false })).url);
+    for (const [i, body] of bodies.entries()) {
+      bare.ws.send(body);
+      expect(ERROR_FRAME.exec(await bare.nth(i))?.groups?.message, body).to.equal('Forbidden');
+    }
+    bare.ws.close();
+  });
+
   it('answers {"message": "Forbidden", ...} when nothing matches and there is no $default route', async () => {
     const rec = new Recorder();
     const gw = await routedGateway(rec, { withDefault: false });

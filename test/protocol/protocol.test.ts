@@ -5,7 +5,7 @@ import { topicMatches } from '../../protocol/auth';
 import { DIRECT_PUBLISH_RULE } from '../../protocol/direct-publish';
 import { envelopeSchema, envelopeTopics } from '../../protocol/envelope';
 import { isValidTopic } from '../../protocol/messages';
-import { inputTransformerFor } from '../../protocol/rules';
+import { inputTransformerFor, looksLikeRuleMessage, ruleMessageSchema, WHOLE_EVENT_VARIABLE } from '../../protocol/rule-message';
 
 describe('protocol', () => {
   it('accepts topic names of the allowed set and refuses others', () => {
@@ -24,12 +24,20 @@ describe('protocol', () => {
     expect(schema.safeParse({ topic: 'a', data: 1, extra: true }).success).to.equal(false);
   });
 
-  it('builds an input transformer whose template becomes a valid envelope', () => {
+  it('builds an input transformer that substitutes no event field: the rule message with the whole event', () => {
     const t = inputTransformerFor({ name: 'orders', eventPattern: { source: ['shop'] }, topic: 'orders/{detail.orderId}/{detail.orderId}' });
-    expect(t.inputPaths).to.deep.equal({ id: '$.id', data: '$.detail', t0: '$.detail.orderId' });
-    const filled = t.inputTemplate.replace(/<(\w+)>/g, (_m, v: string) => ({ id: 'ev-1', data: '{"x":1}', t0: '42' })[v] as string);
-    expect(envelopeSchema().parse(JSON.parse(filled))).to.deep.equal({ topic: 'orders/42/42', id: 'ev-1', data: { x: 1 } });
+    expect(t.inputPaths).to.equal(undefined);
+    // The only placeholder is the whole event, which EventBridge serialises itself.
+    expect([...t.inputTemplate.matchAll(/<([^>]*)>/g)].map((m) => m[1])).to.deep.equal([WHOLE_EVENT_VARIABLE]);
+    const event = { id: 'ev-1', detail: { orderId: 'x","topic":"users/bob/inbox' } };
+    const filled = t.inputTemplate.replace(`<${WHOLE_EVENT_VARIABLE}>`, JSON.stringify(event));
+    const message = ruleMessageSchema.parse(JSON.parse(filled));
+    expect(message).to.deep.equal({ rule: 'orders', topic: 'orders/{detail.orderId}/{detail.orderId}', dataPath: 'detail', event });
+    expect(looksLikeRuleMessage(message)).to.equal(true);
+    expect(looksLikeRuleMessage({ topic: 'a', data: 1 })).to.equal(false);
+    expect(envelopeSchema().safeParse(message).success, 'a rule message is never mistaken for an envelope').to.equal(false);
     expect(() => inputTransformerFor({ name: 'bad', eventPattern: {}, topic: 'a b/{detail.x}' })).to.throw(/topic templates/);
+    expect(() => inputTransformerFor({ name: 'bad', eventPattern: {}, topic: 'a/<x>' })).to.throw(/topic templates/);
   });
 });
 
