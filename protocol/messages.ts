@@ -2,7 +2,7 @@
  * The wire protocol between clients and the gateway: JSON text frames, validated with zod.
  * Client → server: `{"action": …}`. Server → client: `{"type": …}`.
  */
-import * as z from 'zod';
+import * as z from './zod';
 import { DEFAULTS, TOPIC_PATTERN } from './limits';
 
 /** The fixed set of error codes a client can see; documented in the README. */
@@ -19,14 +19,14 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** A topic-name schema; the length limit is configurable (abuse limits), the character set is not. */
 export function topicSchema(maxLength: number = DEFAULTS.maxTopicLength) {
-  return z
-    .string()
-    .min(1, 'topic names are at least 1 character')
-    .max(maxLength, `topic names are at most ${maxLength} characters`)
-    .regex(TOPIC_PATTERN, 'topic names use only A-Z a-z 0-9 _ . : / -')
+  return z.string().check(
+    z.minLength(1, 'topic names are at least 1 character'),
+    z.maxLength(maxLength, `topic names are at most ${maxLength} characters`),
+    z.regex(TOPIC_PATTERN, 'topic names use only A-Z a-z 0-9 _ . : / -'),
     // `orders/` is what an EventBridge topic template makes of an event missing its field:
     // refuse it rather than publish to a truncated topic.
-    .refine((t) => !t.split('/').includes(''), 'topic names have no empty segments (no leading, trailing or double /)');
+    z.refine((t) => !t.split('/').includes(''), 'topic names have no empty segments (no leading, trailing or double /)'),
+  );
 }
 
 export function isValidTopic(topic: unknown, maxLength: number = DEFAULTS.maxTopicLength): topic is string {
@@ -39,7 +39,7 @@ export function isValidTopic(topic: unknown, maxLength: number = DEFAULTS.maxTop
  */
 export const topicsRequestSchema = z.object({
   action: z.enum(['subscribe', 'unsubscribe']),
-  topics: z.array(z.string()).min(1, 'topics must name at least one topic'),
+  topics: z.array(z.string()).check(z.minLength(1, 'topics must name at least one topic')),
 });
 export type TopicsRequest = z.infer<typeof topicsRequestSchema>;
 
@@ -59,7 +59,7 @@ export const errorReplySchema = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   /** The topics the error is about, when it is about topics. */
-  topics: z.array(z.string()).optional(),
+  topics: z.optional(z.array(z.string())),
 });
 /** A published message as delivered to a subscriber. `id` is stable across retries: de-duplicate on it. */
 export const deliveredMessageSchema = z.object({

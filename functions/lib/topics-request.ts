@@ -4,7 +4,7 @@
  * anything is read or written (contract 4: all or nothing).
  */
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type { $ZodError } from 'zod/v4/core';
 import { errorReply, topicSchema, topicsRequestSchema, type ErrorReply, type TopicsRequest } from '../../protocol/messages';
 import type { EnvMap } from './config';
 import { parseClientFrame, routeResponse, type MessageEvent, type RouteResponse } from './replies';
@@ -12,7 +12,7 @@ import { answerOrInternal, makeRuntime, type Runtime } from './runtime';
 
 export type TopicsRequestResult = { ok: true; topics: string[] } | { ok: false; reply: ErrorReply };
 
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: $ZodError): string {
   return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'message'}: ${issue.message}`).join('; ');
 }
 
