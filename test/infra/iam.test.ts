@@ -17,6 +17,7 @@ import {
   statementsOf,
   type ProgramRun,
 } from './harness';
+import { constructedByOurCode } from './bundle-calls';
 
 describe('infra: least-privilege IAM', function () {
   // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
@@ -157,14 +158,13 @@ describe('infra: least-privilege IAM', function () {
     };
 
     /**
-     * The commands the repository's own code sends, from the bundle: esbuild (not minified) heads
-     * each module with `// <path>` and drops what the handler never uses, so a helper's unused
-     * calls do not count.
+     * The commands the repository's own code sends, from the shipped bundle and its source map
+     * (bundle-calls.ts): esbuild drops what the handler never uses, so a helper's unused calls
+     * do not count, and the SDK's internal commands are not ours.
      */
-    function actionsInCode(code: string): string[] {
-      const ours = code.split(/^(?=\/\/ \S+\.[cm]?[jt]s$)/m).filter((section) => /^\/\/ (functions|protocol)\//.test(section));
-      const commands = new Set(ours.flatMap((s) => [...s.matchAll(/new (?:import_\w+\.)?(\w+?Command)\d*\(/g)].map((m) => m[1])));
-      return [...commands].map((c) => {
+    function actionsInCode(code: string, map: string): string[] {
+      const commands = [...constructedByOurCode(code, map)].filter((name) => /\wCommand$/.test(name));
+      return commands.map((c) => {
         expect(ACTION_OF_COMMAND, `the code sends ${c}: add its IAM action here and grant it`).to.have.property(c);
         return ACTION_OF_COMMAND[c];
       });
@@ -179,14 +179,15 @@ describe('infra: least-privilege IAM', function () {
 
     for (const handler of Object.keys(expected)) {
       it(`${handler}: grants exactly the actions of the calls its bundle makes`, async () => {
-        const { code } = await functionParts(run, handler);
-        expect(await grantedActions(run, handler)).to.deep.equal([...new Set(actionsInCode(code))].sort());
+        const { code, map } = await functionParts(run, handler);
+        expect(await grantedActions(run, handler)).to.deep.equal([...new Set(actionsInCode(code, map))].sort());
       });
     }
 
     it('authorizer: grants one of the secret reads its bundle can make, the one configured', async () => {
       const ssm = await runProgram(AUTH_SSM);
-      const inCode = actionsInCode((await functionParts(ssm, 'authorizer')).code);
+      const { code, map } = await functionParts(ssm, 'authorizer');
+      const inCode = actionsInCode(code, map);
       expect(inCode).to.have.members(['ssm:GetParameter', 'secretsmanager:GetSecretValue']);
       expect(await grantedActions(ssm, 'authorizer')).to.deep.equal(['ssm:GetParameter']);
       expect(await grantedActions(await runProgram(AUTH_SECRETS_MANAGER), 'authorizer')).to.deep.equal(['secretsmanager:GetSecretValue']);
