@@ -1,13 +1,13 @@
 /**
  * Bundles a Lambda handler with esbuild, in-process, so neither `pulumi up` nor the tests need a
  * build step. One minified CommonJS file per handler with every dependency inside (the AWS SDK
- * included: the versions we test are the versions we ship), plus its source map, shipped next to
- * it: with NODE_OPTIONS=--enable-source-maps (components/lambda-function.ts) stack traces in
- * CloudWatch name functions/…ts lines, not positions in a minified line.
- * The map is a separate file, not inlined: Node reads it only because the function enables
- * source maps, and index.js stays small to load (bench/bundles.ts measures both).
- * esbuild's metafile says which source files made it into the bundle (`inputs`): the tests read
- * it to check each function's role against the SDK commands its code can send.
+ * included: the versions we test are the versions we ship), plus a source map shipped next to it:
+ * with NODE_OPTIONS=--enable-source-maps (components/lambda-function.ts) stack traces in
+ * CloudWatch name functions/…ts lines, not columns of one minified line.
+ * The map is a separate file, not inlined (Node then parses only what it needs, and index.js stays
+ * small), and it maps our own code only (source-map-filter.ts): that keeps its cost at a cold
+ * start near zero, while the SDK's frames keep their function names. bench/bundles.ts measures it.
+ * esbuild's metafile says which source files made it into the bundle (`inputs`).
  * Cached per process: a program that builds the same handler twice (tests run the program
  * several times) bundles it once.
  */
@@ -15,6 +15,7 @@ import { buildSync, type Metafile } from 'esbuild';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { handlerSourcePath, type HandlerName } from '../protocol/routes';
+import { keepSources } from './source-map-filter';
 
 /** The repository root (this file lives in components/). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -24,6 +25,8 @@ export const BUNDLE_TARGET = 'node22';
 export const BUNDLE_FILE = 'index.js';
 /** Its source map, next to it in the archive (named by the bundle's `sourceMappingURL` comment). */
 export const SOURCE_MAP_FILE = `${BUNDLE_FILE}.map`;
+/** Sources whose code the shipped map covers (paths as the map names them, relative to the repository). */
+export const MAPPED_SOURCES = /^(functions|protocol)\//;
 /** The most an index.js may weigh (checked by test/infra/bundles.test.ts): small code loads fast. */
 export const MAX_BUNDLE_BYTES = 400 * 1024;
 
@@ -39,7 +42,7 @@ export interface Bundle {
   handler: HandlerName;
   /** index.js: minified, ending with its `//# sourceMappingURL=index.js.map` comment. */
   code: string;
-  /** index.js.map, without the sources' text (positions and names are all a stack trace needs). */
+  /** index.js.map: positions and names in MAPPED_SOURCES only, without the sources' text. */
   map: string;
   /** Size of `code` in bytes. */
   bytes: number;
@@ -77,7 +80,8 @@ export function bundleHandler(handler: HandlerName): Bundle {
     outfile: path.join(REPO_ROOT, BUNDLE_FILE),
     minify: true,
     // Function and class names survive minification (~7 % of the size): the SDK matches error
-    // classes by constructor name, Powertools checks its processor's, and logs stay readable.
+    // classes by constructor name, Powertools checks its processor's, and stack frames in code
+    // the map leaves out still name their functions.
     keepNames: true,
     sourcemap: 'linked',
     sourcesContent: false,
@@ -100,7 +104,7 @@ export function bundleHandler(handler: HandlerName): Bundle {
   const bundle: Bundle = {
     handler,
     code,
-    map: output(`/${SOURCE_MAP_FILE}`),
+    map: keepSources(output(`/${SOURCE_MAP_FILE}`), (source) => MAPPED_SOURCES.test(source)),
     bytes: Buffer.byteLength(code),
     inputs: inputsOf(result.metafile),
   };

@@ -16,8 +16,8 @@ export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const LAMBDA_ARCHITECTURE = 'arm64';
 /**
  * Node resolves stack traces through the shipped source map (what AWS SAM sets for esbuild
- * builds with source maps). Its cost falls at load (the map is read and parsed once) and on
- * reading an error's `stack`, which the handlers do only for errors they log.
+ * builds with source maps). The map covers our own code only (components/bundle.ts), so Node's
+ * work, reading it at load and decoding it the first time a stack trace is formatted, is small.
  */
 export const NODE_OPTIONS = '--enable-source-maps';
 

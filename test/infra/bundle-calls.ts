@@ -6,18 +6,21 @@
  * came from. The SDK's own code (which links in commands it never sends, e.g. paginators'
  * QueryCommand) does not count; neither does a helper's code the handler never uses.
  */
-import { SourceMapConsumer } from 'source-map';
+import { decode } from '@jridgewell/sourcemap-codec';
 
 /** Files whose code is ours, as the map's `sources` name them (relative to the bundle). */
 const OUR_SOURCES = /^(functions|protocol)\//;
 
-export function constructedByOurCode(code: string, map: string): Set<string> {
+export function constructedByOurCode(code: string, mapJson: string): Set<string> {
+  const map = JSON.parse(mapJson) as { sources: string[]; names: string[]; mappings: string };
   const lines = code.split('\n');
   const names = new Set<string>();
-  new SourceMapConsumer(JSON.parse(map)).eachMapping((m) => {
-    if (!m.name || !OUR_SOURCES.test(m.source)) return;
-    const before = lines[m.generatedLine - 1]?.slice(Math.max(0, m.generatedColumn - 4), m.generatedColumn);
-    if (before === 'new ') names.add(m.name);
+  decode(map.mappings).forEach((segments, line) => {
+    for (const segment of segments) {
+      if (segment.length !== 5 || !OUR_SOURCES.test(map.sources[segment[1]])) continue;
+      const column = segment[0];
+      if (lines[line]?.slice(Math.max(0, column - 4), column) === 'new ') names.add(map.names[segment[4]]);
+    }
   });
   return names;
 }

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { LAMBDA_ALIASES, MAX_BUNDLE_BYTES, bundleHandler } from '../../components/bundle';
+import { LAMBDA_ALIASES, MAPPED_SOURCES, MAX_BUNDLE_BYTES, bundleHandler } from '../../components/bundle';
 import { NODE_OPTIONS } from '../../components/lambda-function';
 import { AUTHORIZER_HANDLER, HANDLER_NAMES, type HandlerName } from '../../protocol/routes';
 import { AUTH_SSM, REGION, functionParts, runProgram, type FunctionParts } from './harness';
@@ -88,12 +88,14 @@ describe('infra: function bundles', function () {
       it(`is at most ${MAX_BUNDLE_BYTES / 1024} KB, minified, with its source map beside it and source maps on`, async () => {
         const { fn, files, code, map } = await partsOf(handler);
         expect(Buffer.byteLength(code), 'index.js bytes').to.be.at.most(MAX_BUNDLE_BYTES);
+        expect(Buffer.byteLength(map), 'index.js.map bytes').to.be.below(Buffer.byteLength(code));
         expect(files).to.deep.equal(['index.js', 'index.js.map']);
         expect(code.trimEnd().split('\n').at(-1)).to.equal('//# sourceMappingURL=index.js.map');
         // Minified: a few long lines, not one per statement.
         expect(code.split('\n').length, 'lines in index.js').to.be.below(100);
         const sources = (JSON.parse(map) as { sources: string[] }).sources;
         expect(sources, 'the map names our sources').to.include(`functions/handlers/${handler}.ts`);
+        expect(sources.filter((s) => !MAPPED_SOURCES.test(s)), 'the map covers our code only').to.deep.equal([]);
         expect(fn.inputs.environment.variables.NODE_OPTIONS).to.equal(NODE_OPTIONS);
         expect(NODE_OPTIONS).to.contain('--enable-source-maps');
       });
