@@ -1,46 +1,57 @@
 /**
- * Lambda packages: each handler's bundle exactly as the Pulumi Lambda helper builds it
- * (components/bundle.ts: one CommonJS file, SDK included, not minified), its size minified
- * (the same bundle through esbuild's minifier) and zipped, and its module-init time, measured in
- * fresh `node` processes: the time to load the bundle, and to load it and build the handler
- * (makeHandler), median of several runs.
+ * Lambda packages: each handler's bundle exactly as components/bundle.ts builds it and the Lambda
+ * helper ships it (minified CommonJS with the SDK inside, index.js.map beside it), its sizes, and
+ * its module-init time in fresh `node` processes, median of several runs:
+ *   - load as deployed: `require` with source maps on (the functions' NODE_OPTIONS), which reads
+ *     and parses index.js.map as it loads index.js; and load + makeHandler (config, SDK clients);
+ *   - what source maps cost: the same load with source maps off, and with the map inlined in
+ *     index.js (a data URL) instead of beside it.
+ * The variants run in turn in every round, so machine noise falls on all of them alike; besides
+ * wall-clock time each run reports the process's CPU time, which a busy machine inflates far less.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { transform } from 'esbuild';
-import { bundleHandler } from '../components/bundle';
+import { BUNDLE_FILE, SOURCE_MAP_FILE, bundleHandler } from '../components/bundle';
+import { NODE_OPTIONS } from '../components/lambda-function';
 import { ENV } from '../protocol/env';
-import { AUTHORIZER_HANDLER, LAMBDA_ROUTES, PUBLISH_HANDLER, handlerSourcePath, type HandlerName } from '../protocol/routes';
+import { HANDLER_NAMES, handlerSourcePath, type HandlerName } from '../protocol/routes';
 import type { Progress } from './lib/progress';
 import { median } from './lib/stats';
-
-export const ALL_HANDLERS: readonly HandlerName[] = [...LAMBDA_ROUTES.map((r) => r.handler), PUBLISH_HANDLER, AUTHORIZER_HANDLER];
 
 export interface BundleOptions {
   repoRoot: string;
   outDir: string;
   handlers?: readonly HandlerName[];
-  /** Fresh processes per handler for the init time. */
+  /** Fresh processes per handler and variant for the init time. */
   initRuns: number;
   progress: Progress;
 }
 
+/** One way of loading a bundle: medians over fresh processes, wall-clock and CPU milliseconds. */
+export interface LoadTime {
+  wallMs: number;
+  /** User + system CPU time of the process: stays comparable on a busy machine, where wall time does not. */
+  cpuMs: number;
+}
+
 export interface BundleRow {
   handler: HandlerName;
-  /** Bundle size as deployed; undefined when the handler's source does not exist. */
+  /** index.js as deployed; undefined when the handler's source does not exist. */
   bytes?: number;
-  /** The same bundle minified. */
-  minifiedBytes?: number;
-  /** The deployed bundle gzip-compressed (about what the zip archive weighs). */
+  /** index.js gzip-compressed (about what it weighs in the zip archive). */
   gzipBytes?: number;
-  /** Median ms to `require` the bundle in a fresh process. */
-  loadMs?: number;
-  /** Median ms to `require` it and call makeHandler(env): the work before the first event. */
-  loadAndBuildMs?: number;
-  /** Median ms to `require` the minified bundle. */
-  minifiedLoadMs?: number;
+  /** index.js.map. */
+  mapBytes?: number;
+  /** `require` of the bundle with source maps on, as deployed. */
+  load?: LoadTime;
+  /** `require` and makeHandler(env): the work before the first event. */
+  loadAndBuild?: LoadTime;
+  /** `require` with source maps off. */
+  loadNoSourceMaps?: LoadTime;
+  /** `require` with source maps on and the map inlined in index.js. */
+  loadInlineMap?: LoadTime;
 }
 
 /** A plausible Lambda environment, so makeHandler builds its clients as it would in AWS. */
@@ -55,21 +66,26 @@ const LAMBDA_ENV: Record<string, string> = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
-// Runs in the child: times require() and makeHandler() with a monotonic clock.
+// Runs in the child: times require() and makeHandler() with a monotonic clock and the process's CPU time.
 const INIT_PROBE = `
-const t0 = process.hrtime.bigint();
+const cpuMs = (u) => (u.user + u.system) / 1000;
+const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
 const mod = require(process.argv[1]);
-const t1 = process.hrtime.bigint();
+const t1 = process.hrtime.bigint(), c1 = process.cpuUsage(c0);
 if (typeof mod.makeHandler === 'function') mod.makeHandler(process.env);
-const t2 = process.hrtime.bigint();
-process.stdout.write(JSON.stringify({ loadMs: Number(t1 - t0) / 1e6, buildMs: Number(t2 - t0) / 1e6 }));
+const t2 = process.hrtime.bigint(), c2 = process.cpuUsage(c0);
+process.stdout.write(JSON.stringify({
+  load: { wallMs: Number(t1 - t0) / 1e6, cpuMs: cpuMs(c1) },
+  build: { wallMs: Number(t2 - t0) / 1e6, cpuMs: cpuMs(c2) },
+}));
 `;
+
+const SOURCE_MAPS_ON = NODE_OPTIONS.split(' ');
 
 export async function runBundles(options: BundleOptions): Promise<BundleRow[]> {
   const outDir = path.resolve(options.outDir);
-  mkdirSync(outDir, { recursive: true });
   const rows: BundleRow[] = [];
-  for (const handler of options.handlers ?? ALL_HANDLERS) {
+  for (const handler of options.handlers ?? HANDLER_NAMES) {
     const entry = path.join(options.repoRoot, handlerSourcePath(handler));
     if (!existsSync(entry)) {
       options.progress(`bundles: ${handlerSourcePath(handler)} does not exist, skipped`);
@@ -77,41 +93,58 @@ export async function runBundles(options: BundleOptions): Promise<BundleRow[]> {
       continue;
     }
     options.progress(`bundles: building ${handler}`);
-    const { code } = bundleHandler(handler);
-    const minified = (await transform(code, { minify: true, loader: 'js', format: 'cjs', logLevel: 'silent' })).code;
-    const deployedFile = path.join(outDir, `${handler}.js`);
-    const minifiedFile = path.join(outDir, `${handler}.min.js`);
-    writeFileSync(deployedFile, code);
-    writeFileSync(minifiedFile, minified);
-    // Alternate the two files so machine noise falls on both alike.
-    const samples = { deployed: [] as InitSample[], minified: [] as InitSample[] };
+    const { code, map } = bundleHandler(handler);
+    // As the archive holds them (index.js, index.js.map), and a copy with the map inlined.
+    const deployed = writeFiles(path.join(outDir, handler), { [BUNDLE_FILE]: code, [SOURCE_MAP_FILE]: map });
+    const inlined = writeFiles(path.join(outDir, `${handler}-inline-map`), { [BUNDLE_FILE]: inlineMap(code, map) });
+    const samples = { deployed: [] as InitSample[], noMaps: [] as InitSample[], inline: [] as InitSample[] };
     for (let i = 0; i < options.initRuns; i++) {
-      samples.deployed.push(await probeInit(deployedFile));
-      samples.minified.push(await probeInit(minifiedFile));
+      samples.deployed.push(await probeInit(deployed, SOURCE_MAPS_ON));
+      samples.noMaps.push(await probeInit(deployed, []));
+      samples.inline.push(await probeInit(inlined, SOURCE_MAPS_ON));
     }
     rows.push({
       handler,
       bytes: Buffer.byteLength(code),
-      minifiedBytes: Buffer.byteLength(minified),
       gzipBytes: gzipSync(code).length,
-      loadMs: median(samples.deployed.map((s) => s.loadMs)),
-      loadAndBuildMs: median(samples.deployed.map((s) => s.buildMs)),
-      minifiedLoadMs: median(samples.minified.map((s) => s.loadMs)),
+      mapBytes: Buffer.byteLength(map),
+      load: medianOf(samples.deployed.map((s) => s.load)),
+      loadAndBuild: medianOf(samples.deployed.map((s) => s.build)),
+      loadNoSourceMaps: medianOf(samples.noMaps.map((s) => s.load)),
+      loadInlineMap: medianOf(samples.inline.map((s) => s.load)),
     });
   }
   return rows;
 }
 
-interface InitSample {
-  loadMs: number;
-  buildMs: number;
+/** Writes `files` into `dir`; returns the path of its index.js. */
+function writeFiles(dir: string, files: Record<string, string>): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return path.join(dir, BUNDLE_FILE);
 }
 
-function probeInit(bundle: string): Promise<InitSample> {
+/** The bundle with its `sourceMappingURL` pointing at a data URL of the map instead of the file. */
+function inlineMap(code: string, map: string): string {
+  const comment = `//# sourceMappingURL=${SOURCE_MAP_FILE}`;
+  if (!code.includes(comment)) throw new Error(`the bundle does not end with ${comment}`);
+  return code.replace(comment, `//# sourceMappingURL=data:application/json;base64,${Buffer.from(map).toString('base64')}`);
+}
+
+interface InitSample {
+  load: LoadTime;
+  build: LoadTime;
+}
+
+function medianOf(times: readonly LoadTime[]): LoadTime {
+  return { wallMs: median(times.map((t) => t.wallMs)), cpuMs: median(times.map((t) => t.cpuMs)) };
+}
+
+function probeInit(bundle: string, nodeOptions: readonly string[]): Promise<InitSample> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['-e', INIT_PROBE, bundle],
+      [...nodeOptions, '-e', INIT_PROBE, bundle],
       { env: { PATH: process.env.PATH ?? '', ...LAMBDA_ENV }, cwd: path.dirname(bundle), timeout: 30_000 },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`loading ${bundle} failed: ${stderr || error.message}`));

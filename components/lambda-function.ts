@@ -1,18 +1,25 @@
 /**
- * One Lambda function from one handler module: the esbuild bundle, Node.js 22 on arm64, a log
- * group with retention (the function logs there and nowhere else), and a role whose inline
- * policy is exactly the statements passed in plus writing to that log group.
+ * One Lambda function from one handler module: the esbuild bundle and its source map, Node.js 22
+ * on arm64 with source maps on, a log group with retention (the function logs there and nowhere
+ * else), and a role whose inline policy is exactly the statements passed in plus writing to that
+ * log group.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { ENV, METRICS_NAMESPACE } from '../protocol/env';
 import type { HandlerName } from '../protocol/routes';
-import { BUNDLE_FILE, bundleHandler } from './bundle';
+import { BUNDLE_FILE, SOURCE_MAP_FILE, bundleHandler } from './bundle';
 import { assumeRolePolicyFor, policyDocument, type PolicyStatement } from './policies/document';
 import { logGroupWriteStatement } from './policies/logs';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const LAMBDA_ARCHITECTURE = 'arm64';
+/**
+ * Node resolves stack traces through the shipped source map (what AWS SAM sets for esbuild
+ * builds with source maps). The map covers our own code only (components/bundle.ts), so Node's
+ * work, reading it at load and decoding it the first time a stack trace is formatted, is small.
+ */
+export const NODE_OPTIONS = '--enable-source-maps';
 
 export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
@@ -78,13 +85,17 @@ export class LambdaFunction extends pulumi.ComponentResource {
         runtime: LAMBDA_RUNTIME,
         architectures: [LAMBDA_ARCHITECTURE],
         handler: `${BUNDLE_FILE.replace(/\.js$/, '')}.handler`,
-        code: new pulumi.asset.AssetArchive({ [BUNDLE_FILE]: new pulumi.asset.StringAsset(bundle.code) }),
+        code: new pulumi.asset.AssetArchive({
+          [BUNDLE_FILE]: new pulumi.asset.StringAsset(bundle.code),
+          [SOURCE_MAP_FILE]: new pulumi.asset.StringAsset(bundle.map),
+        }),
         role: this.role.arn,
         memorySize: args.memorySize ?? 256,
         timeout: args.timeout ?? 10,
         loggingConfig: { logFormat: 'JSON', logGroup: this.logGroup.name, applicationLogLevel: logLevel },
         environment: {
           variables: {
+            NODE_OPTIONS,
             [ENV.serviceName]: `realtime-${args.handler}`,
             [ENV.metricsNamespace]: METRICS_NAMESPACE,
             [ENV.logLevel]: logLevel,

@@ -3,7 +3,7 @@
  * EventBridge event sent straight to the publish function.
  *   {"topic":"orders/42","data":<any JSON>,"id":"optional"}   or   {"topics":[…],"data":…}
  */
-import * as z from 'zod';
+import * as z from './zod';
 import { DEFAULTS } from './limits';
 import { topicSchema, type DeliveredMessage } from './messages';
 
@@ -20,17 +20,14 @@ export const MAX_DATA_DEPTH = 128;
 export function envelopeSchema(maxTopicLength: number = DEFAULTS.maxTopicLength) {
   const topic = topicSchema(maxTopicLength);
   return z
-    .object({
-      topic: topic.optional(),
-      topics: z.array(topic).min(1, 'topics must name at least one topic').optional(),
+    .strictObject({
+      topic: z.optional(topic),
+      topics: z.optional(z.array(topic).check(z.minLength(1, 'topics must name at least one topic'))),
       // `data` must be present (null is a value); undefined means the key was missing.
-      data: z.unknown().refine((v) => v !== undefined, 'data is required (use null for no data)'),
-      id: z.string().min(1).max(MAX_ID_LENGTH).optional(),
+      data: z.unknown().check(z.refine((v) => v !== undefined, 'data is required (use null for no data)')),
+      id: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_ID_LENGTH))),
     })
-    .strict()
-    .refine((e) => (e.topic === undefined) !== (e.topics === undefined), {
-      message: 'give exactly one of "topic" or "topics"',
-    });
+    .check(z.refine((e) => (e.topic === undefined) !== (e.topics === undefined), { message: 'give exactly one of "topic" or "topics"' }));
 }
 
 export type PublishEnvelope = z.infer<ReturnType<typeof envelopeSchema>>;

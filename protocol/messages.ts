@@ -2,7 +2,7 @@
  * The wire protocol between clients and the gateway: JSON text frames, validated with zod.
  * Client → server: `{"action": …}`. Server → client: `{"type": …}`.
  */
-import * as z from 'zod';
+import * as z from './zod';
 import { DEFAULTS, TOPIC_PATTERN } from './limits';
 
 /** The fixed set of error codes a client can see; documented in the README. */
@@ -19,14 +19,14 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** A topic-name schema; the length limit is configurable (abuse limits), the character set is not. */
 export function topicSchema(maxLength: number = DEFAULTS.maxTopicLength) {
-  return z
-    .string()
-    .min(1, 'topic names are at least 1 character')
-    .max(maxLength, `topic names are at most ${maxLength} characters`)
-    .regex(TOPIC_PATTERN, 'topic names use only A-Z a-z 0-9 _ . : / -')
+  return z.string().check(
+    z.minLength(1, 'topic names are at least 1 character'),
+    z.maxLength(maxLength, `topic names are at most ${maxLength} characters`),
+    z.regex(TOPIC_PATTERN, 'topic names use only A-Z a-z 0-9 _ . : / -'),
     // `orders/` is what an EventBridge topic template makes of an event missing its field:
     // refuse it rather than publish to a truncated topic.
-    .refine((t) => !t.split('/').includes(''), 'topic names have no empty segments (no leading, trailing or double /)');
+    z.refine((t) => !t.split('/').includes(''), 'topic names have no empty segments (no leading, trailing or double /)'),
+  );
 }
 
 export function isValidTopic(topic: unknown, maxLength: number = DEFAULTS.maxTopicLength): topic is string {
@@ -34,9 +34,9 @@ export function isValidTopic(topic: unknown, maxLength: number = DEFAULTS.maxTop
 }
 
 /** A place in a topic's stream: `seq` of the last message had, in the stream named `epoch`. */
-export const positionSchema = z.object({ epoch: z.string().min(1).max(64), seq: z.number().int().min(0) });
+export const positionSchema = z.object({ epoch: z.string().check(z.minLength(1), z.maxLength(64)), seq: z.int().check(z.minimum(0)) });
 /** A resume position; without `epoch` the seq is taken in the topic's current stream. */
-export const sincePositionSchema = z.object({ epoch: z.string().min(1).max(64).optional(), seq: z.number().int().min(0) });
+export const sincePositionSchema = z.object({ epoch: z.optional(z.string().check(z.minLength(1), z.maxLength(64))), seq: z.int().check(z.minimum(0)) });
 
 /**
  * subscribe / unsubscribe bodies. Topics are checked one by one by the handlers (so every bad
@@ -45,8 +45,8 @@ export const sincePositionSchema = z.object({ epoch: z.string().min(1).max(64).o
  */
 export const topicsRequestSchema = z.object({
   action: z.enum(['subscribe', 'unsubscribe']),
-  topics: z.array(z.string()).min(1, 'topics must name at least one topic'),
-  since: z.record(z.string(), sincePositionSchema).optional(),
+  topics: z.array(z.string()).check(z.minLength(1, 'topics must name at least one topic')),
+  since: z.optional(z.record(z.string(), sincePositionSchema)),
 });
 export type TopicsRequest = z.infer<typeof topicsRequestSchema>;
 
@@ -62,9 +62,9 @@ export const subscribedReplySchema = z.object({
   type: z.literal('subscribed'),
   topics: z.array(z.string()),
   /** Where each topic stands: messages after it reach the connection live (or were just replayed). */
-  positions: z.record(z.string(), positionSchema).optional(),
+  positions: z.optional(z.record(z.string(), positionSchema)),
   /** For each topic of `since`: was every retained message after it replayed? false: reload your state. */
-  recovered: z.record(z.string(), z.boolean()).optional(),
+  recovered: z.optional(z.record(z.string(), z.boolean())),
 });
 export const unsubscribedReplySchema = z.object({ type: z.literal('unsubscribed'), topics: z.array(z.string()) });
 export const pongReplySchema = z.object({ type: z.literal('pong') });
@@ -73,7 +73,7 @@ export const errorReplySchema = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   /** The topics the error is about, when it is about topics. */
-  topics: z.array(z.string()).optional(),
+  topics: z.optional(z.array(z.string())),
 });
 /**
  * A published message as delivered to a subscriber. `id` is stable across retries: de-duplicate
@@ -85,8 +85,8 @@ export const deliveredMessageSchema = z.object({
   type: z.literal('message'),
   topic: z.string(),
   id: z.string(),
-  seq: z.number().int().min(1).optional(),
-  epoch: z.string().optional(),
+  seq: z.optional(z.int().check(z.minimum(1))),
+  epoch: z.optional(z.string()),
   data: z.unknown(),
   publishedAt: z.string(),
 });

@@ -6,8 +6,9 @@
 /** API Gateway picks a route by this expression over the JSON body of each message. */
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.action';
 
-/** Names of the Lambda handlers; each lives in `functions/handlers/<name>.ts` and exports `handler`. */
-export type HandlerName = 'connect' | 'disconnect' | 'subscribe' | 'unsubscribe' | 'default' | 'publish' | 'authorizer';
+/** Every Lambda handler; each lives in `functions/handlers/<name>.ts` and exports `handler`. */
+export const HANDLER_NAMES = ['connect', 'disconnect', 'subscribe', 'unsubscribe', 'default', 'publish', 'authorizer'] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 export interface LambdaRoute {
   readonly routeKey: string;

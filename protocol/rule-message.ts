@@ -13,22 +13,20 @@
  * The Pulumi component and the local PutEvents endpoint both build the target's input
  * transformer with `inputTransformerFor`, so both send the same message.
  */
-import * as z from 'zod';
+import * as z from './zod';
 import { MAX_ID_LENGTH } from './envelope';
 import { dataPathSchema, eventRuleSchema, ruleNameSchema, topicTemplateSchema, type EventRule } from './rules';
 
 /** EventBridge's predefined variable for the whole original event, as JSON. */
 export const WHOLE_EVENT_VARIABLE = 'aws.events.event.json';
 
-export const ruleMessageSchema = z
-  .object({
-    rule: ruleNameSchema,
-    topic: topicTemplateSchema,
-    dataPath: dataPathSchema,
-    /** The event as EventBridge delivers it; only its `id` is checked here, the rest on use. */
-    event: z.looseObject({ id: z.string().min(1).max(MAX_ID_LENGTH) }),
-  })
-  .strict();
+export const ruleMessageSchema = z.strictObject({
+  rule: ruleNameSchema,
+  topic: topicTemplateSchema,
+  dataPath: dataPathSchema,
+  /** The event as EventBridge delivers it; only its `id` is checked here, the rest on use. */
+  event: z.looseObject({ id: z.string().check(z.minLength(1), z.maxLength(MAX_ID_LENGTH)) }),
+});
 export type RuleMessage = z.infer<typeof ruleMessageSchema>;
 
 /**

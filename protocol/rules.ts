@@ -4,7 +4,7 @@
  * from. What a rule's target sends to the queue (the "rule message") and the input transformer
  * that makes it live in rule-message.ts.
  */
-import * as z from 'zod';
+import * as z from './zod';
 
 /** `{detail.orderId}` in a topic template takes that path of the event (dots between keys). */
 export const PLACEHOLDER = /\{([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*)\}/g;
@@ -13,18 +13,17 @@ export const PLACEHOLDER = /\{([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*)\}/g;
 export const EVENT_PATH = /^[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*$/;
 
 /** Short name, used in resource names: letters, digits, `-`. */
-export const ruleNameSchema = z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'rule names are 1-40 letters, digits or -');
+export const ruleNameSchema = z.string().check(z.regex(/^[A-Za-z0-9-]{1,40}$/, 'rule names are 1-40 letters, digits or -'));
 
 /** Topic characters and `{path}` placeholders, e.g. `orders/{detail.orderId}`. */
-export const topicTemplateSchema = z
-  .string()
-  .min(1)
-  .refine((t) => /^[A-Za-z0-9_.:/-]*$/.test(t.replace(PLACEHOLDER, '')), 'topic templates use only A-Z a-z 0-9 _ . : / - and {path} placeholders');
+export const topicTemplateSchema = z.string().check(
+  z.minLength(1),
+  z.refine((t) => /^[A-Za-z0-9_.:/-]*$/.test(t.replace(PLACEHOLDER, '')), 'topic templates use only A-Z a-z 0-9 _ . : / - and {path} placeholders'),
+);
 
-export const dataPathSchema = z.string().regex(EVENT_PATH, 'data paths are keys separated by dots, e.g. detail.order');
+export const dataPathSchema = z.string().check(z.regex(EVENT_PATH, 'data paths are keys separated by dots, e.g. detail.order'));
 
-export const eventRuleSchema = z
-  .object({
+export const eventRuleSchema = z.strictObject({
     name: ruleNameSchema,
     /** An EventBridge event pattern, e.g. {"source":["shop.orders"]}. */
     eventPattern: z.record(z.string(), z.unknown()),
@@ -35,8 +34,7 @@ export const eventRuleSchema = z
      */
     topic: topicTemplateSchema,
     /** Where the message data comes from: any JSON value, which must be present. Default: `detail`. */
-    dataPath: dataPathSchema.default('detail'),
-  })
-  .strict();
+    dataPath: z._default(dataPathSchema, 'detail'),
+});
 export type EventRule = z.input<typeof eventRuleSchema>;
 export type ParsedEventRule = z.output<typeof eventRuleSchema>;

@@ -3,9 +3,9 @@
  * directly, so the local mode can run several systems side by side). Names come from
  * protocol/env.ts, defaults from protocol/limits.ts.
  */
-import { z } from 'zod';
 import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
 import { DEFAULTS, MAX_MESSAGE_BYTES } from '../../protocol/limits';
+import * as z from '../../protocol/zod';
 
 export type EnvMap = Record<string, string | undefined>;
 
@@ -15,21 +15,25 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 /** An unset or blank variable takes the default; anything else must parse. */
 const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
+/** zod's preprocess: `fn` runs on the raw value before `schema` parses it. */
+function preprocess<O extends z.ZodMiniType>(fn: (value: unknown) => unknown, schema: O) {
+  return z.pipe(z.transform(fn), schema);
+}
+
 function positiveInt(fallback: number, max = Number.MAX_SAFE_INTEGER) {
-  return z.preprocess(
+  const digits = z.pipe(z.string().check(z.regex(/^\s*\d+\s*$/, 'must be a whole number')), z.transform(Number));
+  const bounded = z.int().check(z.minimum(1, 'must be at least 1'), z.maximum(max, `must be at most ${max}`));
+  return preprocess(
     blankIsUnset,
-    z
-      .string()
-      .regex(/^\s*\d+\s*$/, 'must be a whole number')
-      .transform(Number)
-      .pipe(z.number().int().min(1, 'must be at least 1').max(max, `must be at most ${max}`))
-      .optional()
-      .transform((v) => v ?? fallback),
+    z.pipe(
+      z.optional(z.pipe(digits, bounded)),
+      z.transform((v: number | undefined) => v ?? fallback),
+    ),
   );
 }
 
-const optionalString = z.preprocess(blankIsUnset, z.string().optional());
-const optionalUrl = z.preprocess(blankIsUnset, z.url('must be an absolute URL').optional());
+const optionalString = preprocess(blankIsUnset, z.optional(z.string()));
+const optionalUrl = preprocess(blankIsUnset, z.optional(z.url('must be an absolute URL')));
 
 const configSchema = z.object({
   [ENV.tableName]: optionalString,
@@ -47,9 +51,9 @@ const configSchema = z.object({
   [ENV.publishRetryBudgetMs]: positiveInt(DEFAULTS.publishRetryBudgetMs, 900_000),
   [ENV.serviceName]: optionalString,
   [ENV.metricsNamespace]: optionalString,
-  [ENV.logLevel]: z.preprocess(
+  [ENV.logLevel]: preprocess(
     (v) => (typeof blankIsUnset(v) === 'string' ? (v as string).trim().toUpperCase() : undefined),
-    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+    z.optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
   ),
   POWERTOOLS_METRICS_DISABLED: optionalString,
   POWERTOOLS_DEV: optionalString,

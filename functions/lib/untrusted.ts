@@ -3,7 +3,7 @@
  * with a client's frame or a backend's message; they quote at most a short, escaped prefix of a
  * value, so a secret, a huge string or a control character never travels back or into the logs.
  */
-import type { z } from 'zod';
+import type { $ZodError } from 'zod/v4/core';
 
 /** Longest prefix of an untrusted string an error or a log line may quote. */
 export const PREVIEW_CHARS = 16;
@@ -63,7 +63,7 @@ const MAX_ISSUES_DESCRIBED = 5;
  * expected shape, never the input, except for unknown keys, which it lists: those are counted
  * and the first previewed.
  */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: $ZodError): string {
   const more = error.issues.length - MAX_ISSUES_DESCRIBED;
   const described = error.issues
     .slice(0, MAX_ISSUES_DESCRIBED)

@@ -16,7 +16,7 @@ import { runReadCost, type ReadCostRow } from '../../bench/read-cost';
 import { renderResults, suggestedConcurrency } from '../../bench/report';
 import { ENV } from '../../protocol/env';
 import * as path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 describe('bench: helpers', () => {
@@ -164,7 +164,7 @@ describe('bench: smoke runs at tiny sizes', function () {
     }
   });
 
-  it('bundles: builds a handler as deployed, minifies it and loads it in a fresh process; the report has every section', async () => {
+  it('bundles: builds a handler as deployed and loads it in fresh processes, source maps on, off and inlined; the report has every section', async () => {
     const outDir = mkdtempSync(path.join(tmpdir(), 'bench-bundles-'));
     try {
       const bundles = await runBundles({ repoRoot: path.resolve(__dirname, '../..'), outDir, handlers: ['default'], initRuns: 1, progress: silentProgress });
@@ -172,10 +172,16 @@ describe('bench: smoke runs at tiny sizes', function () {
       const [b] = bundles;
       expect(b.handler).to.equal('default');
       expect(b.bytes).to.be.greaterThan(10_000);
-      expect(b.minifiedBytes).to.be.lessThan(b.bytes as number);
-      expect(b.gzipBytes).to.be.lessThan(b.minifiedBytes as number);
-      expect(b.loadMs).to.be.greaterThan(0);
-      expect(b.loadAndBuildMs).to.be.at.least(b.loadMs as number);
+      expect(b.gzipBytes).to.be.lessThan(b.bytes as number);
+      expect(b.mapBytes).to.be.greaterThan(0);
+      for (const t of [b.load, b.loadAndBuild, b.loadNoSourceMaps, b.loadInlineMap]) {
+        expect(t?.wallMs).to.be.greaterThan(0);
+        expect(t?.cpuMs).to.be.greaterThan(0);
+      }
+      expect(b.loadAndBuild?.wallMs).to.be.at.least(b.load?.wallMs as number);
+      // What was loaded: the deployed pair, and the copy whose map is a data URL.
+      expect(readdirSync(path.join(outDir, 'default')).sort()).to.deep.equal(['index.js', 'index.js.map']);
+      expect(readFileSync(path.join(outDir, 'default-inline-map', 'index.js'), 'utf8')).to.contain('sourceMappingURL=data:application/json;base64,');
 
       const markdown = renderResults({ machine: machineInfo(), date: '2026-01-01T00:00:00.000Z', command: 'npm run bench -- --quick', durationMs: 1, fanout, readCost, bundles });
       for (const heading of ['# Benchmark results', '## Fan-out', '## Under throttling', '## Read cost per publish', '## Lambda packages']) {
@@ -185,6 +191,7 @@ describe('bench: smoke runs at tiny sizes', function () {
       expect(markdown).to.contain(`Node.js ${process.version}`);
       expect(markdown).to.match(/\| 20 \| ours \(publish handler\) \| 16 \| 20\/20 \|/);
       expect(markdown).to.contain('is lowered to half the peak');
+      expect(markdown).to.match(/\| default \| [\d.]+ KB \| [\d.]+ KB \| [\d.]+ KB \|( \d+ ms \(\d+ ms\) \|){4}/);
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }

@@ -1,13 +1,16 @@
 /** Delivery jobs onto the delivery queue: batching within SQS limits, failed entries re-sent, retry delays, the DLQ after the last attempt. */
 import { expect } from 'chai';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { jobsFor, parseJob, type DeliveryJob } from '../../functions/lib/delivery/job';
 import { BATCH_BYTES, batches, JobQueue, MAX_DELAY_SECONDS } from '../../functions/lib/delivery/job-queue';
 
 describe('delivery jobs', () => {
-  const sqsMock = mockClient(SQSClient);
+  let sqsMock: AwsClientStub<SQSClient>;
+  before(() => (sqsMock = mockClient(SQSClient)));
   afterEach(() => sqsMock.reset());
+  // Every SQSClient of later tests would answer from this mock otherwise.
+  after(() => sqsMock.restore());
   const base = { kind: 'slice' as const, messageId: 'm1', topic: 't', frame: '{"type":"message"}', attempt: 0 };
   const queue = (maxAttempts = 5) =>
     new JobQueue({ sqs: new SQSClient({ region: 'us-east-1' }), queueUrl: 'https://q/delivery', deadLetterUrl: 'https://q/delivery-dlq', maxAttempts, random: () => 0.5 });

@@ -195,7 +195,10 @@ export interface FunctionParts {
   role: Recorded;
   policy: Recorded;
   logGroup: Recorded;
+  /** The archive's files: the bundle (index.js) and its source map (index.js.map). */
+  files: string[];
   code: string;
+  map: string;
 }
 
 /** The function of a handler: the one whose logical name is `…-<handler>-fn`. */
@@ -211,7 +214,8 @@ export async function functionParts(run: ProgramRun, handler: string): Promise<F
   if (!logGroup) throw new Error(`the ${handler} function logs to ${fn.inputs.loggingConfig?.logGroup}, which is not in the stack`);
   const assets = await fn.inputs.code.assets;
   const code = (await assets['index.js'].text) as string;
-  return { fn, role, policy: policies[0], logGroup, code };
+  const map = (await assets['index.js.map']?.text) as string;
+  return { fn, role, policy: policies[0], logGroup, files: Object.keys(assets).sort(), code, map };
 }
 
 export const asList = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);

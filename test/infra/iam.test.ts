@@ -18,6 +18,7 @@ import {
   statementsOf,
   type ProgramRun,
 } from './harness';
+import { constructedByOurCode } from './bundle-calls';
 
 describe('infra: least-privilege IAM', function () {
   // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
@@ -160,36 +161,29 @@ describe('infra: least-privilege IAM', function () {
     /**
      * Management API operation → the IAM action it needs. Our own management client
      * (functions/lib/delivery/management-api.ts) sends no SDK command: each of its calls names
-     * its operation, `this.callOperation("PostToConnection", …)`.
+     * its operation, `this.callOperation("PostToConnection", …)` (property names and strings
+     * survive minification).
      */
     const ACTION_OF_OPERATION: Record<string, string> = {
       PostToConnection: 'execute-api:ManageConnections',
       GetConnection: 'execute-api:ManageConnections',
       DeleteConnection: 'execute-api:ManageConnections',
     };
-
-    /** The SDK commands and the management operations one bundle section of our code sends. */
-    const commandsIn = (section: string) => [...section.matchAll(/new (?:import_\w+\.)?(\w+?Command)\d*\(/g)].map((m) => m[1]);
-    const operationsIn = (section: string) => [...section.matchAll(/\.callOperation\(\s*"(\w+)"/g)].map((m) => m[1]);
-
-    /** The sections of a bundle that are the repository's own code (functions/, protocol/). */
-    const ourSections = (code: string) => code.split(/^(?=\/\/ \S+\.[cm]?[jt]s$)/m).filter((section) => /^\/\/ (functions|protocol)\//.test(section));
+    const operationsIn = (code: string) => [...code.matchAll(/\.callOperation\(\s*"(\w+)"/g)].map((m) => m[1]);
 
     /**
-     * The calls the repository's own code makes, from the bundle: esbuild (not minified) heads
-     * each module with `// <path>` and drops what the handler never uses, so a helper's unused
-     * calls do not count.
+     * The commands and management operations the repository's own code sends, from the shipped
+     * bundle and its source map (bundle-calls.ts): esbuild drops what the handler never uses, so
+     * a helper's unused calls do not count, and the SDK's internal commands are not ours.
      */
-    function actionsInCode(code: string): string[] {
-      const ours = ourSections(code);
-      const commands = new Set(ours.flatMap(commandsIn));
-      const operations = new Set(ours.flatMap(operationsIn));
+    function actionsInCode(code: string, map: string): string[] {
+      const commands = [...constructedByOurCode(code, map)].filter((name) => /\wCommand$/.test(name));
       return [
-        ...[...commands].map((c) => {
+        ...commands.map((c) => {
           expect(ACTION_OF_COMMAND, `the code sends ${c}: add its IAM action here and grant it`).to.have.property(c);
           return ACTION_OF_COMMAND[c];
         }),
-        ...[...operations].map((o) => {
+        ...[...new Set(operationsIn(code))].map((o) => {
           expect(ACTION_OF_OPERATION, `the code sends ${o}: add its IAM action here and grant it`).to.have.property(o);
           return ACTION_OF_OPERATION[o];
         }),
@@ -198,17 +192,13 @@ describe('infra: least-privilege IAM', function () {
 
     it('recognises every operation the management client sends, in the publish bundle', async () => {
       const { code } = await functionParts(run, 'publish');
-      const operations = ourSections(code).flatMap(operationsIn);
+      const operations = operationsIn(code);
       // The client's own list, the calls found in its code and the IAM map agree: an operation
       // added to the client without the recognisable call, or without an action, fails here.
       expect([...new Set(operations)].sort()).to.deep.equal([...MANAGEMENT_OPERATIONS].sort());
       expect(Object.keys(ACTION_OF_OPERATION).sort()).to.deep.equal([...MANAGEMENT_OPERATIONS].sort());
       // One call site per operation, each naming its operation in the form recognised above.
-      // (esbuild may head one module's code with its path more than once.)
-      const client = ourSections(code)
-        .filter((s) => s.startsWith('// functions/lib/delivery/management-api.ts\n'))
-        .join('');
-      expect(client.match(/\.callOperation\(/g), 'the publish bundle holds the management client').to.have.length(MANAGEMENT_OPERATIONS.length);
+      expect(code.match(/\.callOperation\(/g), 'the publish bundle holds the management client').to.have.length(MANAGEMENT_OPERATIONS.length);
     });
 
     /** Granted actions, without what is not a call of the code: its logs, and SQS polling by the event source mapping. */
@@ -220,14 +210,15 @@ describe('infra: least-privilege IAM', function () {
 
     for (const handler of Object.keys(expected)) {
       it(`${handler}: grants exactly the actions of the calls its bundle makes`, async () => {
-        const { code } = await functionParts(run, handler);
-        expect(await grantedActions(run, handler)).to.deep.equal([...new Set(actionsInCode(code))].sort());
+        const { code, map } = await functionParts(run, handler);
+        expect(await grantedActions(run, handler)).to.deep.equal([...new Set(actionsInCode(code, map))].sort());
       });
     }
 
     it('authorizer: grants one of the secret reads its bundle can make, the one configured', async () => {
       const ssm = await runProgram(AUTH_SSM);
-      const inCode = actionsInCode((await functionParts(ssm, 'authorizer')).code);
+      const { code, map } = await functionParts(ssm, 'authorizer');
+      const inCode = actionsInCode(code, map);
       expect(inCode).to.have.members(['ssm:GetParameter', 'secretsmanager:GetSecretValue']);
       expect(await grantedActions(ssm, 'authorizer')).to.deep.equal(['ssm:GetParameter']);
       expect(await grantedActions(await runProgram(AUTH_SECRETS_MANAGER), 'authorizer')).to.deep.equal(['secretsmanager:GetSecretValue']);

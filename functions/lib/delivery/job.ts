@@ -5,7 +5,7 @@
  * connections, so a retry never re-sends to anyone who already has the message, and the frame
  * (with its `id` and `seq`) is the same in every retry.
  */
-import * as z from 'zod';
+import * as z from '../../../protocol/zod';
 
 export const JOB_KINDS = [
   /** A part of a big topic, not tried yet. */
@@ -17,18 +17,18 @@ export const JOB_KINDS = [
 ] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-export const deliveryJobSchema = z
-  .object({
-    kind: z.enum(JOB_KINDS),
-    messageId: z.string().min(1),
-    topic: z.string().min(1),
-    /** The frame exactly as subscribers receive it (JSON text). */
-    frame: z.string().min(1),
-    connectionIds: z.array(z.string().min(1)).min(1),
-    /** Failed rounds these connections have had so far (0: never tried). */
-    attempt: z.number().int().min(0),
-  })
-  .strict();
+const nonEmpty = () => z.string().check(z.minLength(1));
+
+export const deliveryJobSchema = z.strictObject({
+  kind: z.enum(JOB_KINDS),
+  messageId: nonEmpty(),
+  topic: nonEmpty(),
+  /** The frame exactly as subscribers receive it (JSON text). */
+  frame: nonEmpty(),
+  connectionIds: z.array(nonEmpty()).check(z.minLength(1)),
+  /** Failed rounds these connections have had so far (0: never tried). */
+  attempt: z.int().check(z.minimum(0)),
+});
 
 export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
 
