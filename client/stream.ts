@@ -253,9 +253,10 @@ export class TopicStreams {
       if (!s.buffer.has(m.seq)) s.buffer.set(m.seq, m);
       return;
     }
-    this.host.deliver(m);
+    // The position moves first: positions() read in a handler includes the message it is given.
     s.seq = m.seq;
     s.head = Math.max(s.head, m.seq);
+    this.host.deliver(m);
     this.drain(s);
     if (this.followed(s)) this.host.position(s.topic, { epoch: s.epoch!, seq: s.seq });
   }
@@ -264,8 +265,8 @@ export class TopicStreams {
   private drain(s: TopicState): void {
     for (let next = s.buffer.get(s.seq! + 1); next && this.followed(s); next = s.buffer.get(s.seq! + 1)) {
       s.buffer.delete(next.seq!);
-      this.host.deliver(next);
       s.seq = next.seq!;
+      this.host.deliver(next);
     }
   }
 
@@ -314,8 +315,8 @@ export class TopicStreams {
       this.remember(s, s.seq! + 1, seq - 1);
       const m = s.buffer.get(seq)!;
       s.buffer.delete(seq);
-      this.host.deliver(m);
       s.seq = seq;
+      this.host.deliver(m);
       if (!this.followed(s)) return;
     }
     this.remember(s, s.seq! + 1, last);
