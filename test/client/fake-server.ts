@@ -46,6 +46,8 @@ export interface FakeServerOptions {
   answer?: (conn: FakeConnection, request: { action: 'subscribe' | 'unsubscribe'; topics: string[] }) => Answer;
   /** Called when a client connects (e.g. to close it at once). */
   onConnection?: (conn: FakeConnection) => void;
+  /** Refuse a handshake with this HTTP status (as the $connect authorizer does), or accept it (undefined). */
+  refuseHandshake?: (request: IncomingMessage) => number | undefined;
   /** false: an older server, without seq, epoch, positions, recovered or replay. Default true. */
   continuity?: boolean;
   /** Messages retained per topic (older ones are dropped, as retention does). Default 1000. */
@@ -98,6 +100,8 @@ let epochs = 0;
 
 export class FakeServer {
   readonly connections: FakeConnection[] = [];
+  /** Handshakes refused by `refuseHandshake`. */
+  refusals = 0;
   private readonly streams = new Map<string, Stream>();
   private readonly queues = new Map<FakeConnection, ((done: () => void) => void)[]>();
   private wss!: WebSocketServer;
@@ -110,6 +114,12 @@ export class FakeServer {
       host: '127.0.0.1',
       port: 0,
       handleProtocols: (offered) => (this.options.protocol && offered.has(this.options.protocol) ? this.options.protocol : false),
+      verifyClient: (info, done) => {
+        const status = this.options.refuseHandshake?.(info.req);
+        if (status === undefined) return done(true);
+        this.refusals++;
+        done(false, status);
+      },
     });
     await new Promise<void>((resolve) => this.wss.once('listening', () => resolve()));
     this.url = `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/local`;
