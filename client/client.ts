@@ -161,7 +161,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       deliver: (message) => this.handOver(message),
       position: (topic, position) => this.report(this.emit('position', topic, position), 'a position listener', topic),
       gap: (gap) => this.report(this.emit('gap', gap), 'a gap listener', gap.topic),
-      recoveryDue: () => this.syncAll(),
+      // Later, not from inside the stream's own bookkeeping.
+      recoveryDue: () => queueMicrotask(() => this.syncAll()),
     });
   }
 
@@ -548,6 +549,11 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         else {
           conn.topics.add(t);
           this.suspect.delete(t);
+        }
+      }
+      // Only now (the bookkeeping done) may handlers run: they can subscribe and unsubscribe.
+      if (request.action === 'subscribe') {
+        for (const t of request.topics) {
           // Its replayed messages came before this reply: the stream can now tell what is missing.
           this.streams.onSubscribed(t, request.since?.[t], outcome.positions?.[t], outcome.recovered?.[t]);
           this.settleWaiters(t);

@@ -7,7 +7,7 @@
  *   is due for a recovery: the client resubscribes it with `since` (idempotent on the server).
  * - A recovery the server answers `recovered: true` that still leaves seqs missing is asked
  *   again, with growing waits: a seq can be in flight (given out, not yet written) or a hole
- *   (given out, never used). After RECOVERY_RETRIES asks that bring nothing, the missing seqs
+ *   (given out, never used). After 1 + RECOVERY_RETRIES answers that bring nothing, the missing seqs
  *   are taken for holes and delivery moves on; one that turns up later is still delivered, once.
  * - `recovered: false` (retention passed the position, or the stream's epoch changed) is a gap
  *   that cannot be filled: the host raises it so the app reloads, and the topic continues from
@@ -39,7 +39,7 @@ export interface StreamHost {
   recoveryDue(): void;
 }
 
-/** Asks after the first recovery that still leave seqs missing, before they are taken for holes. */
+/** Asks after the first recovery that brings nothing, before the missing seqs are taken for holes. */
 export const RECOVERY_RETRIES = 3;
 /** Holes remembered so a late arrival is delivered once (and a repeat of it is not). */
 const MAX_SKIPPED = 1000;
@@ -197,13 +197,13 @@ export class TopicStreams {
     s.head = Math.max(s.head, position.seq);
     clearTimeout(s.timer);
     s.timer = undefined;
-    if (s.seq! > sent.seq) s.attempts = 0; // the replay brought something
+    // Only answers that bring nothing count: a replay cut short by the server's deadline progresses.
+    s.attempts = s.seq! > sent.seq ? 0 : s.attempts + 1;
     if (!this.missing(s)) {
       s.phase = 'idle';
       s.attempts = 0;
       return;
     }
-    s.attempts++;
     if (s.attempts > RECOVERY_RETRIES) {
       s.phase = 'idle';
       s.attempts = 0;
@@ -211,7 +211,7 @@ export class TopicStreams {
       return this.settle(s);
     }
     // In-flight messages usually land within milliseconds: ask again soon, then less often.
-    this.wait(s, (this.gapWaitMs / 10) * 3 ** (s.attempts - 1));
+    this.wait(s, (this.gapWaitMs / 10) * 3 ** Math.max(0, s.attempts - 1));
   }
 
   // ---- internals ----
@@ -270,16 +270,17 @@ export class TopicStreams {
     }
   }
 
-  /** Seqs the client knows exist (the server's head, or a buffered message) but has not had. */
+  /** Seqs the client knows exist (the server's head, or a buffered message) but has not had, or messages of another epoch to settle. */
   private missing(s: TopicState): boolean {
-    return s.anchored && (s.buffer.size > 0 || s.head > s.seq!);
+    return s.anchored && (s.buffer.size > 0 || s.head > s.seq! || s.held.length > 0);
   }
 
   /** After a change: start waiting for a gap to fill, or stop waiting once it has. */
   private settle(s: TopicState): void {
     if (!this.followed(s) || !s.anchored) return;
     if (!this.missing(s)) {
-      if (s.phase === 'waiting' || s.phase === 'due') {
+      // A due recovery still goes out: the stream may have changed (a reply showed another epoch).
+      if (s.phase === 'waiting') {
         clearTimeout(s.timer);
         s.phase = 'idle';
       }
