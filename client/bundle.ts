@@ -5,33 +5,20 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { clientBuildOptions, ROOT } from './build.js';
 
-const ROOT = path.resolve(__dirname, '..');
 export const DEMO_BUNDLE_PATH = path.join(ROOT, 'local', 'demo', 'realtime-client.js');
 const BANNER = '// Generated from client/ by `npx tsx client/bundle.ts`. Do not edit.';
 
 export async function buildBrowserBundle(): Promise<string> {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: ['client/index.ts'],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2020',
-    minify: true,
-    legalComments: 'none',
-    // Browsers have WebSocket; the lazy `ws` import never runs there, so it stays out.
-    external: ['ws'],
-    banner: { js: BANNER },
-    write: false,
-    logLevel: 'silent',
-  });
+  const result = await build({ ...clientBuildOptions('browser'), minify: true, banner: { js: BANNER }, write: false });
   return result.outputFiles[0].text;
 }
 
-if (require.main === module) {
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   void buildBrowserBundle().then(async (code) => {
     await writeFile(DEMO_BUNDLE_PATH, code);
     const bytes = Buffer.byteLength(code);

@@ -1,15 +1,18 @@
 /**
  * RealtimeClient: a WebSocket client for the realtime pub/sub service that survives what API
- * Gateway does to long-lived sockets (10-minute idle timeout, 2-hour cap, dropped connections).
+ * Gateway does to long-lived sockets (10-minute idle timeout, 2-hour cap, dropped connections),
+ * and resumes each topic's stream where it left off (stream.ts).
  */
-import { SUBPROTOCOL, TOKEN_QUERY_PARAMETER, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/auth';
-import { IDLE_TIMEOUT_MS, MAX_CONNECTION_MS } from '../protocol/limits';
-import { serverMessageSchema, type DeliveredMessage, type ErrorReply } from '../protocol/messages';
-import { backoffDelay } from './backoff';
-import { TypedEmitter } from './emitter';
-import { RealtimeError } from './errors';
-import { RecentIds } from './recent-ids';
-import { OPEN, describeSocketError, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket';
+import { SUBPROTOCOL, TOKEN_QUERY_PARAMETER, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/auth.js';
+import { IDLE_TIMEOUT_MS, MAX_CONNECTION_MS } from '../protocol/limits.js';
+import { backoffDelay } from './backoff.js';
+import { TypedEmitter } from './emitter.js';
+import { RealtimeError } from './errors.js';
+import { parseServerFrame, type DeliveredMessage, type ErrorReply, type SincePosition, type StreamPosition } from './frames.js';
+import { judgeHandshakeFailure } from './handshake.js';
+import { RecentIds } from './recent-ids.js';
+import { TopicStreams, type Gap } from './stream.js';
+import { OPEN, describeSocketError, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type MessageHandler = (message: DeliveredMessage) => void;
@@ -32,6 +35,10 @@ export interface RealtimeClientOptions {
   requestTimeoutMs?: number;
   /** How many recent message ids to remember for de-duplication. Default 1000. */
   dedupSize?: number;
+  /** How long a message after a gap in a topic's `seq` waits for the gap to fill before the client asks the server for it. Default 1000 ms. */
+  gapWaitMs?: number;
+  /** Positions to resume topics from (e.g. `client.positions()` saved before a page reload), used when each topic is first subscribed. */
+  positions?: Record<string, SincePosition>;
   /** A WebSocket implementation; default the global one, else the `ws` package. */
   WebSocket?: WebSocketConstructor;
 }
@@ -39,8 +46,17 @@ export interface RealtimeClientOptions {
 export interface RealtimeClientEvents {
   state: (state: ConnectionState) => void;
   error: (error: RealtimeError) => void;
-  /** Every delivered message (after de-duplication) for a topic this client is subscribed to. */
+  /** Every delivered message (after de-duplication, in `seq` order per topic) for a topic this client is subscribed to. */
   message: (message: DeliveredMessage) => void;
+  /** Messages of a topic that can no longer be delivered (`recovered: false`): reload the topic's state. */
+  gap: (gap: Gap) => void;
+  /** A topic's position advanced (a message delivered, a hole skipped, a gap's new start): what to store to resume from. */
+  position: (topic: string, position: StreamPosition) => void;
+}
+
+export interface SubscribeOptions {
+  /** Resume the topic from this position (unless it is already subscribed): what was published after it is replayed. */
+  since?: SincePosition;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -50,6 +66,7 @@ export const CLIENT_DEFAULTS = {
   maxDelayMs: 30_000,
   requestTimeoutMs: 30_000,
   dedupSize: 1000,
+  gapWaitMs: 1000,
 } as const;
 
 /** Subscribe requests are split so no frame gets near API Gateway's 32 KB frame limit. */
@@ -71,6 +88,8 @@ interface Connection {
 interface PendingRequest {
   action: 'subscribe' | 'unsubscribe';
   topics: string[];
+  /** The `since` a subscribe carried, per topic. */
+  since?: Record<string, SincePosition>;
   timer: ReturnType<typeof setTimeout>;
   /** Called once with the reply, or with the client-side error that ended the request. */
   settle(outcome: Outcome): void;
@@ -79,7 +98,7 @@ interface PendingRequest {
 }
 
 /** A success reply, the server's error reply, or the client-side error that ended a request. */
-type Outcome = { topics: string[] } | ErrorReply | RealtimeError;
+type Outcome = { topics: string[]; positions?: Record<string, StreamPosition>; recovered?: Record<string, boolean> } | ErrorReply | RealtimeError;
 
 interface Waiter {
   resolve(): void;
@@ -87,7 +106,7 @@ interface Waiter {
 }
 
 export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
-  private readonly options: Required<Omit<RealtimeClientOptions, 'token' | 'WebSocket' | 'reconnect'>> &
+  private readonly options: Required<Omit<RealtimeClientOptions, 'token' | 'WebSocket' | 'reconnect' | 'positions'>> &
     Pick<RealtimeClientOptions, 'token' | 'WebSocket'> & { baseDelayMs: number; maxDelayMs: number };
   private currentState: ConnectionState = 'closed';
   /** Topics the application wants, with their handlers. */
@@ -95,6 +114,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** subscribe() calls waiting for the server to confirm (or refuse) a topic. */
   private readonly topicWaiters = new Map<string, Waiter[]>();
   private readonly recent: RecentIds;
+  private readonly streams: TopicStreams;
+  /** Positions given in the options, each used once: when its topic is first subscribed. */
+  private readonly initialPositions = new Map<string, SincePosition>();
   private current?: Connection;
   /** The replacement socket being prepared ahead of the connection cap. */
   private next?: Connection;
@@ -103,6 +125,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   private generation = 0;
   /** Consecutive failures; reset only once a connection proves healthy (see onFrame's pong). */
   private attempt = 0;
+  /** Handshakes in a row that failed before the socket opened. */
+  private handshakeFailures = 0;
   /** Wanted topics whose last subscribe failed without a refusal: always sent alone, never awaited by a switch-over. */
   private readonly suspect = new Set<string>();
   private openWaiters: Waiter[] = [];
@@ -128,9 +152,18 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       maxDelayMs: positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, CLIENT_DEFAULTS.maxDelayMs),
       requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, CLIENT_DEFAULTS.requestTimeoutMs),
       dedupSize: positive('dedupSize', options.dedupSize, CLIENT_DEFAULTS.dedupSize),
+      gapWaitMs: positive('gapWaitMs', options.gapWaitMs, CLIENT_DEFAULTS.gapWaitMs),
       WebSocket: options.WebSocket,
     };
+    for (const [topic, position] of Object.entries(options.positions ?? {})) this.initialPositions.set(topic, checkPosition(`positions.${topic}`, position));
     this.recent = new RecentIds(Math.ceil(this.options.dedupSize));
+    this.streams = new TopicStreams(this.options.gapWaitMs, {
+      deliver: (message) => this.handOver(message),
+      position: (topic, position) => this.report(this.emit('position', topic, position), 'a position listener', topic),
+      gap: (gap) => this.report(this.emit('gap', gap), 'a gap listener', gap.topic),
+      // Later, not from inside the stream's own bookkeeping.
+      recoveryDue: () => queueMicrotask(() => this.syncAll()),
+    });
   }
 
   get state(): ConnectionState {
@@ -140,6 +173,14 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** Topics this client holds (confirmed or being confirmed). */
   get topics(): string[] {
     return [...this.handlers.keys()];
+  }
+
+  /**
+   * Where each subscribed topic stands in its stream (the last message delivered): store it
+   * (e.g. in sessionStorage) and pass it back as the `positions` option to resume after a reload.
+   */
+  positions(): Record<string, StreamPosition> {
+    return this.streams.positions();
   }
 
   /** Opens the connection (idempotent). Resolves once open; keeps retrying with backoff until then. */
@@ -156,11 +197,17 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    * this handler, once the server confirms; rejects with a RealtimeError (e.g. INVALID_TOPIC,
    * FORBIDDEN, TOO_MANY_TOPICS) if it refuses. A request that fails without a refusal (TIMEOUT,
    * INTERNAL, a lost connection) is retried on a new connection, and the call keeps waiting.
+   * `options.since` resumes a topic not yet subscribed from a stored position.
    */
-  async subscribe(topic: string, handler: MessageHandler): Promise<() => Promise<void>> {
+  async subscribe(topic: string, handler: MessageHandler, options: SubscribeOptions = {}): Promise<() => Promise<void>> {
     if (typeof handler !== 'function') throw new TypeError('subscribe: handler must be a function');
+    const since = options.since === undefined ? undefined : checkPosition('since', options.since);
     let set = this.handlers.get(topic);
-    if (!set) this.handlers.set(topic, (set = new Set()));
+    if (!set) {
+      this.handlers.set(topic, (set = new Set()));
+      this.streams.track(topic, since ?? this.initialPositions.get(topic));
+      this.initialPositions.delete(topic);
+    }
     set.add(handler);
     const remove = () => this.removeHandler(topic, handler);
     if (this.isConfirmed(topic)) return remove;
@@ -174,7 +221,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     try {
       await confirmed;
     } catch (err) {
-      if (this.handlers.get(topic) === set && set.delete(handler) && set.size === 0) this.handlers.delete(topic);
+      if (this.handlers.get(topic) === set && set.delete(handler) && set.size === 0) this.forget(topic);
       throw err;
     }
     return remove;
@@ -185,7 +232,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    * the topic any more (a socket that closed, or was replaced after a failed request, counts).
    */
   async unsubscribe(topic: string): Promise<void> {
-    if (!this.handlers.delete(topic)) return;
+    if (!this.forget(topic)) return;
     this.suspect.delete(topic);
     this.settleWaiters(topic, new RealtimeError('CANCELLED', `unsubscribed from ${topic} before the subscription was confirmed`, [topic]));
     const conns = [this.current, this.next].filter((conn): conn is Connection => !!conn && !conn.closed);
@@ -198,6 +245,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.wantOpen = false;
     this.generation++;
     this.stopTimers();
+    this.streams.pause();
     const closed = new RealtimeError('CLOSED', 'the client was closed');
     for (const conn of [this.current, this.next]) if (conn) this.retire(conn, 'client closed');
     this.current = this.next = undefined;
@@ -224,21 +272,28 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       (err: RealtimeError) => {
         if (generation !== this.generation || !this.wantOpen) return;
         this.report(err);
-        this.scheduleReconnect();
+        this.scheduleReconnect(err);
       },
     );
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(cause?: RealtimeError): void {
     this.setState('reconnecting');
     clearTimeout(this.reconnectTimer);
-    const delay = backoffDelay(this.attempt++, this.options.baseDelayMs, this.options.maxDelayMs);
-    this.reconnectTimer = setTimeout(() => this.attemptConnect('reconnecting'), delay);
+    this.reconnectTimer = setTimeout(() => this.attemptConnect('reconnecting'), this.nextDelay(cause));
+  }
+
+  /** The usual backoff; the longest delay (jittered over its upper half) after a handshake that will likely fail again. */
+  private nextDelay(cause?: RealtimeError): number {
+    const attempt = this.attempt++;
+    if (cause && longWait.has(cause)) return this.options.maxDelayMs / 2 + Math.floor((Math.random() * this.options.maxDelayMs) / 2);
+    return backoffDelay(attempt, this.options.baseDelayMs, this.options.maxDelayMs);
   }
 
   /** Makes `conn` the connection in use: heartbeat, rotation timer, resubscribe. */
   private adopt(conn: Connection): void {
     this.current = conn;
+    this.handshakeFailures = 0;
     this.setState('open');
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatIntervalMs);
@@ -251,9 +306,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   private async openConnection(): Promise<Connection> {
     let socket: WebSocketLike;
+    let token: string | undefined;
     try {
       const Ctor = await resolveWebSocket(this.options.WebSocket);
-      const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+      token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
       const { url, protocols } = connectionTarget(this.options.url, token, this.options.tokenTransport);
       socket = protocols ? new Ctor(url, protocols) : new Ctor(url);
     } catch (err) {
@@ -266,6 +322,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       socket.onopen = () => {
         opened = true;
         conn.openedAt = Date.now();
+        this.handshakeFailures = 0;
         resolve(conn);
       };
       socket.onerror = (event) => {
@@ -275,8 +332,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       socket.onclose = (event) => {
         if (opened) return this.onClosed(conn, event.code, event.reason);
         conn.closed = true;
-        const why = lastError ?? `closed with ${event.code}${event.reason ? ` ${event.reason}` : ''}`;
-        reject(new RealtimeError('CONNECTION_FAILED', `cannot connect to ${this.options.url}: ${why}`));
+        const failure = { detail: lastError, closeCode: event.code, closeReason: event.reason, token, consecutive: ++this.handshakeFailures, now: Date.now() };
+        const verdict = judgeHandshakeFailure(this.options.url, failure);
+        if (verdict.delay === 'max') longWait.add(verdict.error);
+        reject(verdict.error);
       };
     });
   }
@@ -366,7 +425,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       next = await this.openConnection();
     } catch (err) {
       this.report(err as RealtimeError);
-      if (generation === this.generation) this.scheduleRotationRetry();
+      if (generation === this.generation) this.scheduleRotationRetry(err as RealtimeError);
       return;
     }
     if (generation !== this.generation || this.current !== old || !this.wantOpen) return this.retire(next, 'superseded');
@@ -375,10 +434,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.checkCaughtUp(next);
   }
 
-  private scheduleRotationRetry(): void {
+  private scheduleRotationRetry(cause?: RealtimeError): void {
     if (!this.current || !this.wantOpen) return;
     clearTimeout(this.rotationTimer);
-    this.rotationTimer = setTimeout(() => void this.rotate(), backoffDelay(this.attempt++, this.options.baseDelayMs, this.options.maxDelayMs));
+    this.rotationTimer = setTimeout(() => void this.rotate(), this.nextDelay(cause));
   }
 
   /**
@@ -421,10 +480,26 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     // A condemned socket only sheds topics: its replacement takes the new ones.
     const subscribe = conn.condemned ? [] : [...this.handlers.keys()].filter((t) => !conn.topics.has(t) && !busy.has(t));
     const unsubscribe = [...conn.topics].filter((t) => !this.handlers.has(t) && !busy.has(t));
+    // A topic held here whose stream has a gap the wait did not fill: resubscribe it with `since`
+    // (idempotent on the server, which replays what came after).
+    const recover = conn.condemned ? [] : [...conn.topics].filter((t) => this.handlers.has(t) && !busy.has(t) && this.streams.isDue(t) && this.recoveryConnection(t) === conn);
     // Subscriptions are all-or-nothing, so a topic that failed goes alone and cannot fail the good ones.
-    for (const chunk of chunkTopics(subscribe.filter((t) => !this.suspect.has(t)))) this.request(conn, 'subscribe', chunk);
+    for (const chunk of this.chunk(subscribe.filter((t) => !this.suspect.has(t)))) this.request(conn, 'subscribe', chunk);
     for (const topic of subscribe.filter((t) => this.suspect.has(t))) this.request(conn, 'subscribe', [topic]);
-    for (const chunk of chunkTopics(unsubscribe)) this.request(conn, 'unsubscribe', chunk);
+    for (const chunk of this.chunk(recover)) this.request(conn, 'subscribe', chunk);
+    for (const chunk of this.chunk(unsubscribe)) this.request(conn, 'unsubscribe', chunk);
+  }
+
+  /** The socket to ask for a topic's missing messages: the current one if it holds the topic, else the replacement. */
+  private recoveryConnection(topic: string): Connection | undefined {
+    return [this.current, this.next].find((conn) => !!conn && !conn.closed && !conn.condemned && conn.topics.has(topic));
+  }
+
+  private chunk(topics: string[]): string[][] {
+    return chunkTopics(topics, (t) => {
+      const since = this.streams.since(t);
+      return since ? 2 * t.length + (since.epoch?.length ?? 0) + 48 : t.length + 3;
+    });
   }
 
   /** Held on the current socket with nothing in flight for it (an unsubscribe may be about to remove it). */
@@ -444,9 +519,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   private request(conn: Connection, action: 'subscribe' | 'unsubscribe', topics: string[]): void {
     let settled!: () => void;
+    // Every subscribe resumes the topics that have a position: reconnects, rotations, retries and recoveries alike.
+    const since = action === 'subscribe' ? sinceOf(topics, (t) => this.streams.since(t)) : undefined;
     const request: PendingRequest = {
       action,
       topics,
+      since,
       settled: new Promise<void>((resolve) => (settled = resolve)),
       timer: setTimeout(() => {
         conn.pending = conn.pending.filter((r) => r !== request);
@@ -460,7 +538,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     };
     if (conn.socket.readyState !== OPEN) return request.settle(new RealtimeError('CLOSED', 'the connection is not open', topics));
     conn.pending.push(request);
-    this.send(conn, { action, topics });
+    for (const t of Object.keys(since ?? {})) this.streams.markSent(t);
+    this.send(conn, since ? { action, topics, since } : { action, topics });
   }
 
   private onOutcome(conn: Connection, request: PendingRequest, outcome: Outcome): void {
@@ -470,6 +549,13 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         else {
           conn.topics.add(t);
           this.suspect.delete(t);
+        }
+      }
+      // Only now (the bookkeeping done) may handlers run: they can subscribe and unsubscribe.
+      if (request.action === 'subscribe') {
+        for (const t of request.topics) {
+          // Its replayed messages came before this reply: the stream can now tell what is missing.
+          this.streams.onSubscribed(t, request.since?.[t], outcome.positions?.[t], outcome.recovered?.[t]);
           this.settleWaiters(t);
         }
       }
@@ -493,7 +579,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     const background: string[] = [];
     for (const t of refused) {
       this.suspect.delete(t);
-      if (!this.handlers.delete(t)) continue; // no longer wanted anyway
+      if (!this.forget(t)) continue; // no longer wanted anyway
       if (this.topicWaiters.has(t)) this.settleWaiters(t, error); // the caller learns through the rejected subscribe()
       else background.push(t); // refused on resubscribe (e.g. permissions changed): tell the app
     }
@@ -535,6 +621,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     for (const w of waiters) (error ? w.reject(error) : w.resolve());
   }
 
+  /** The topic is no longer wanted: drop its handlers and its stream. Returns whether it was wanted. */
+  private forget(topic: string): boolean {
+    this.streams.untrack(topic);
+    return this.handlers.delete(topic);
+  }
+
   private async removeHandler(topic: string, handler: MessageHandler): Promise<void> {
     const set = this.handlers.get(topic);
     if (!set?.delete(handler)) return;
@@ -556,8 +648,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     } catch {
       return this.report(new RealtimeError('PROTOCOL', `received a frame that is not JSON: ${preview(data)}`));
     }
-    const parsed = serverMessageSchema.safeParse(json);
-    if (!parsed.success) {
+    const frame = parseServerFrame(json);
+    if (!frame) {
       // API Gateway's own answer when an integration fails: {"message":"Internal server error",...}
       const gatewayMessage = (json as { message?: unknown } | null)?.message;
       if (typeof gatewayMessage === 'string') {
@@ -571,7 +663,6 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       }
       return this.report(new RealtimeError('PROTOCOL', `received an unknown frame: ${preview(data)}`));
     }
-    const frame = parsed.data;
     switch (frame.type) {
       case 'message':
         return this.deliver(frame);
@@ -587,7 +678,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         const request =
           this.takePending(conn, (r) => r.action === action && sameTopics(r.topics, frame.topics)) ??
           this.takePending(conn, (r) => r.action === action && frame.topics.every((t) => r.topics.includes(t)));
-        return request?.settle({ topics: frame.topics });
+        return request?.settle(frame.type === 'subscribed' ? { topics: frame.topics, positions: frame.positions, recovered: frame.recovered } : { topics: frame.topics });
       }
       case 'error': {
         const named = frame.topics ?? [];
@@ -607,8 +698,16 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   private deliver(message: DeliveredMessage): void {
+    if (!this.handlers.has(message.topic)) return; // a late delivery after unsubscribe
+    // Ordered and de-duplicated by seq when the server numbers its messages (an older one doesn't).
+    if (message.seq !== undefined && message.epoch !== undefined) return this.streams.onMessage(message as DeliveredMessage & { seq: number; epoch: string });
+    this.handOver(message);
+  }
+
+  /** Calls the topic's handlers and the `message` listeners. */
+  private handOver(message: DeliveredMessage): void {
     const handlers = this.handlers.get(message.topic);
-    if (!handlers) return; // a late delivery after unsubscribe
+    if (!handlers) return;
     // Keyed by topic too: one publish to several topics legitimately arrives once per topic.
     if (!this.recent.add(`${message.topic}\n${message.id}`)) return;
     const thrown = [...handlers].flatMap((handler) => {
@@ -620,7 +719,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       }
     });
     thrown.push(...this.emit('message', message));
-    for (const err of thrown) this.report(new RealtimeError('HANDLER', `a handler for ${message.topic} threw: ${(err as Error)?.message ?? err}`, [message.topic], { cause: err }));
+    this.report(thrown, 'a handler', message.topic);
   }
 
   // ---- state and errors ----
@@ -631,8 +730,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.emit('state', state);
   }
 
-  private report(error: RealtimeError): void {
-    this.emit('error', error);
+  /** Emits an error event; given what listeners threw, one HANDLER error each. */
+  private report(error: RealtimeError): void;
+  private report(thrown: unknown[], who: string, topic: string): void;
+  private report(error: RealtimeError | unknown[], who?: string, topic?: string): void {
+    if (!Array.isArray(error)) return void this.emit('error', error);
+    for (const err of error) this.emit('error', new RealtimeError('HANDLER', `${who} for ${topic} threw: ${(err as Error)?.message ?? err}`, [topic!], { cause: err }));
   }
 
   private stopTimers(): void {
@@ -656,23 +759,44 @@ function sameTopics(a: readonly string[], b: readonly string[]): boolean {
   return set.size === new Set(b).size && b.every((t) => set.has(t));
 }
 
-/** Splits topics into requests that stay well under the frame limit. */
-function chunkTopics(topics: string[]): string[][] {
+/** Splits topics into requests that stay well under the frame limit (`cost`: a topic's characters in the request). */
+function chunkTopics(topics: string[], cost: (topic: string) => number): string[][] {
   const chunks: string[][] = [];
   let chunk: string[] = [];
   let size = 0;
   for (const topic of topics) {
-    if (chunk.length > 0 && size + topic.length + 3 > MAX_REQUEST_CHARS) {
+    if (chunk.length > 0 && size + cost(topic) > MAX_REQUEST_CHARS) {
       chunks.push(chunk);
       chunk = [];
       size = 0;
     }
     chunk.push(topic);
-    size += topic.length + 3;
+    size += cost(topic);
   }
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
 }
+
+/** The `since` of a subscribe for `topics`, or undefined when none has a position. */
+function sinceOf(topics: string[], position: (topic: string) => SincePosition | undefined): Record<string, SincePosition> | undefined {
+  const entries = topics.flatMap((t) => {
+    const p = position(t);
+    return p ? [[t, p] as const] : [];
+  });
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
+
+/** A position given by the app: a seq (a non-negative integer) and optionally the epoch it belongs to. */
+function checkPosition(name: string, position: SincePosition): SincePosition {
+  const p = position as { epoch?: unknown; seq?: unknown } | null;
+  if (typeof p !== 'object' || p === null || !Number.isSafeInteger(p.seq) || (p.seq as number) < 0 || (p.epoch !== undefined && (typeof p.epoch !== 'string' || p.epoch === ''))) {
+    throw new TypeError(`RealtimeClient: ${name} must be { seq: a non-negative integer, epoch?: a non-empty string }`);
+  }
+  return p.epoch === undefined ? { seq: p.seq as number } : { epoch: p.epoch as string, seq: p.seq as number };
+}
+
+/** Errors after which the next attempt waits the longest delay (see handshake.ts). */
+const longWait = new WeakSet<RealtimeError>();
 
 function preview(text: string): string {
   return text.length > 120 ? `${text.slice(0, 120)}…` : text;

@@ -1,8 +1,10 @@
-import type { ErrorCode, ErrorReply } from '../protocol/messages';
+import type { ErrorCode } from '../protocol/error-codes.js';
+import type { ErrorReply } from './frames.js';
 
 /** Codes the client raises itself; the server never sends these. */
 export const CLIENT_ERROR_CODES = [
-  'CONNECTION_FAILED', // the socket could not be opened (refused, $connect rejected, bad URL)
+  'CONNECTION_FAILED', // the socket could not be opened (refused, $connect rejected, bad URL) or was lost
+  'UNAUTHORIZED', // the handshake was refused with 401: no token, or one that is not valid (e.g. expired)
   'CLOSED', // close() was called before the request finished
   'CANCELLED', // unsubscribe() was called before the subscription was confirmed
   'TIMEOUT', // no reply within requestTimeoutMs

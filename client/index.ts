@@ -1,8 +1,10 @@
 /** The realtime pub/sub client SDK, for browsers and Node. */
-export { RealtimeClient, CLIENT_DEFAULTS, connectionTarget } from './client';
-export type { ConnectionState, MessageHandler, RealtimeClientEvents, RealtimeClientOptions, TokenSource } from './client';
-export { RealtimeError, CLIENT_ERROR_CODES } from './errors';
-export type { ClientErrorCode } from './errors';
-export type { WebSocketConstructor, WebSocketLike } from './websocket';
-export { ERROR_CODES } from '../protocol/messages';
-export type { DeliveredMessage, ErrorCode } from '../protocol/messages';
+export { RealtimeClient, CLIENT_DEFAULTS, connectionTarget } from './client.js';
+export type { ConnectionState, MessageHandler, RealtimeClientEvents, RealtimeClientOptions, SubscribeOptions, TokenSource } from './client.js';
+export { RealtimeError, CLIENT_ERROR_CODES } from './errors.js';
+export type { ClientErrorCode } from './errors.js';
+export type { Gap, GapReason } from './stream.js';
+export type { DeliveredMessage, SincePosition, StreamPosition } from './frames.js';
+export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
+export { ERROR_CODES } from '../protocol/error-codes.js';
+export type { ErrorCode } from '../protocol/error-codes.js';

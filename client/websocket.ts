@@ -1,7 +1,9 @@
 /**
  * The WebSocket implementation: the one given, else the global one (browsers, Node >= 22),
- * else the `ws` package, imported lazily so a browser bundle never includes it.
+ * else the `ws` package (Node 20 has no global WebSocket), imported lazily from
+ * websocket-fallback.ts, which browser builds swap for a stub so they never include `ws`.
  */
+import { loadFallbackWebSocket } from './websocket-fallback.js';
 
 /** The part of the WHATWG WebSocket API the client uses; `ws` and browsers both provide it. */
 export interface WebSocketLike {
@@ -22,8 +24,7 @@ export async function resolveWebSocket(given?: WebSocketConstructor): Promise<We
   if (given) return given;
   const globalCtor = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (globalCtor) return globalCtor;
-  const ws = await import('ws');
-  return (ws.default ?? ws.WebSocket) as unknown as WebSocketConstructor;
+  return loadFallbackWebSocket();
 }
 
 /** A readable reason from an error event (`ws` gives a message; browsers give nothing). */

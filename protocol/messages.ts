@@ -2,20 +2,12 @@
  * The wire protocol between clients and the gateway: JSON text frames, validated with zod.
  * Client → server: `{"action": …}`. Server → client: `{"type": …}`.
  */
+import { ERROR_CODES, type ErrorCode } from './error-codes';
 import * as z from './zod';
 import { DEFAULTS, TOPIC_PATTERN } from './limits';
 
-/** The fixed set of error codes a client can see; documented in the README. */
-export const ERROR_CODES = [
-  'BAD_REQUEST', // not a JSON object, or a known action with a malformed body
-  'INVALID_TOPIC', // a topic name outside the allowed characters or length
-  'FORBIDDEN', // the principal may not use that topic
-  'TOO_MANY_TOPICS', // the request would take the connection over its subscription cap
-  'PAYLOAD_TOO_LARGE', // a message over the size limit
-  'UNKNOWN_ACTION', // valid JSON with an action no route handles
-  'INTERNAL', // our fault; safe to retry
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/** The error codes live in error-codes.ts (zod-free, for the client SDK). */
+export { ERROR_CODES, type ErrorCode };
 
 /** A topic-name schema; the length limit is configurable (abuse limits), the character set is not. */
 export function topicSchema(maxLength: number = DEFAULTS.maxTopicLength) {

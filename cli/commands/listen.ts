@@ -34,7 +34,8 @@ export async function listen(topics: string[], options: ListenOptions): Promise<
     client.on('error', (error: RealtimeError) => {
       // Before the first connection an unreachable or refusing endpoint is fatal; after it,
       // the client reconnects on its own and we only say so.
-      if (!connectedOnce && error.code === 'CONNECTION_FAILED') return finish(new CliError(error.message));
+      if (!connectedOnce && error.code === 'UNAUTHORIZED') return finish(new CliError(`${error.message} (pass --token <jwt>; \`realtime token\` mints one for the local mode)`));
+      if (!connectedOnce && (error.code === 'CONNECTION_FAILED' || (error.code === 'FORBIDDEN' && error.topics.length === 0))) return finish(new CliError(error.message));
       process.stderr.write(`realtime: ${error.message}\n`);
     });
     client.on('state', (state) => {

@@ -117,6 +117,18 @@ describe('realtime CLI against the local mode (spawned)', function () {
     expect(result.stderr).to.match(/^realtime: subscribe refused: INVALID_TOPIC: .*\(much\/too\/long\/for\/this\/server\)$/m);
   });
 
+  it('listen without a token, auth on: exits 1 with one line saying 401 and to pass --token', async () => {
+    const secured = await startLocal({ quiet: true, authSecret: 'cli-test-secret' });
+    try {
+      const result = await runCli(['listen', 'cli/orders'], { env: { REALTIME_LOCAL: secured.outputs.demoUrl! } });
+      expect(result.code).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.match(/401 Unauthorized.*pass --token/);
+    } finally {
+      await secured.stop();
+    }
+  });
+
   it('status prints the queue and DLQ depths and the subscription count', async () => {
     const { outputs } = system;
     await sendEnvelope(outputs, { topic: 'later', data: 1 }, { DelaySeconds: 900 });

@@ -1,9 +1,10 @@
 /**
  * The client against the local mode (startLocal: real gateway, real handlers, dynalite, SQS and
  * the poller): reconnect and resubscribe, de-duplication, heartbeat, rotation ahead of the
- * connection cap, typed errors, tokens.
+ * connection cap, typed errors, tokens and refused handshakes (401/403).
  */
 import { expect } from 'chai';
+import { SignJWT } from 'jose';
 import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage, type RealtimeClientOptions } from '../../client';
 import { mintToken } from '../../local/auth-token';
 import { startLocal, type LocalOptions, type LocalSystem } from '../../local/system';
@@ -158,15 +159,42 @@ describe('client against the local mode', function () {
       expect(err.topics).to.deep.equal(['payroll/1']);
     });
 
-    it('reports a connection without a token as CONNECTION_FAILED and keeps retrying', async () => {
+    /** Records each error with the time it was raised. */
+    function timedErrors(c: RealtimeClient): { error: RealtimeError; at: number }[] {
+      const errors: { error: RealtimeError; at: number }[] = [];
+      c.on('error', (error) => errors.push({ error, at: Date.now() }));
+      return errors;
+    }
+
+    it('raises UNAUTHORIZED (401) without a token or with an expired one, and waits long before trying again', async () => {
       await start({ authSecret: secret });
-      const c = client();
-      const seen = record(c);
+      const none = client({ reconnect: { baseDelayMs: 1, maxDelayMs: 400 } });
+      const noneErrors = timedErrors(none);
+      void none.connect().catch(() => undefined);
+      const past = Math.floor(Date.now() / 1000) - 60;
+      const stale = await new SignJWT({ topics: ['orders/*'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setIssuedAt(past - 60).setExpirationTime(past).sign(new TextEncoder().encode(secret));
+      const expired = client({ token: stale, tokenTransport: 'subprotocol' });
+      const expiredErrors = timedErrors(expired);
+      void expired.connect().catch(() => undefined);
+
+      await eventually(() => noneErrors.length >= 2 && expiredErrors.length >= 1, 'refused attempts');
+      expect(noneErrors.map((e) => e.error.code)).to.deep.equal(['UNAUTHORIZED', 'UNAUTHORIZED']);
+      expect(noneErrors[0].error.message).to.match(/401 Unauthorized: the server requires a token and none was given/);
+      expect(noneErrors[1].at - noneErrors[0].at, 'the wait after a 401').to.be.at.least(200);
+      expect(none.state).to.equal('reconnecting');
+      expect(expiredErrors[0].error.code).to.equal('UNAUTHORIZED');
+      expect(expiredErrors[0].error.message).to.contain(`the token expired at ${new Date(past * 1000).toISOString()}`);
+    });
+
+    it('raises FORBIDDEN (403, no topics) for an authentic token whose claims grant nothing', async () => {
+      await start({ authSecret: secret });
+      const unusable = await new SignJWT({ topics: 5 }).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+      const c = client({ token: unusable });
+      const errors = timedErrors(c);
       void c.connect().catch(() => undefined);
-      await eventually(() => seen.errors.length >= 2, 'two refused attempts');
-      expect(seen.errors.every((e) => e.code === 'CONNECTION_FAILED')).to.equal(true);
-      expect(seen.errors[0].message).to.match(/401/);
-      expect(c.state).to.equal('reconnecting');
+      await eventually(() => errors.length >= 1, 'a refused attempt');
+      expect([errors[0].error.code, errors[0].error.topics]).to.deep.equal(['FORBIDDEN', []]);
+      expect(errors[0].error.message).to.contain('403 Forbidden');
     });
   });
 });

@@ -106,7 +106,7 @@ describe('client (against an in-test server)', () => {
     expect(got).to.deep.equal(['2:a']);
   });
 
-  it('reconnects after the server drops the socket and resubscribes every topic in one request', async () => {
+  it('reconnects after the server drops the socket and resubscribes every topic in one request, resuming each from its position', async () => {
     await setup();
     const c = client();
     const states: ConnectionState[] = [];
@@ -119,7 +119,7 @@ describe('client (against an in-test server)', () => {
     server.connections[0].socket.terminate();
     await until(() => server.open().length === 1 && server.open()[0].topics.size === 2, 'resubscribed on a new socket');
     expect(server.connections).to.have.length(2);
-    expect(server.connections[1].received[0]).to.deep.equal({ action: 'subscribe', topics: ['a', 'b'] });
+    expect(server.connections[1].received[0]).to.deep.equal({ action: 'subscribe', topics: ['a', 'b'], since: { a: server.position('a'), b: server.position('b') } });
     await until(() => c.state === 'open', 'open again');
     server.publish('b', 'after', null);
     await until(() => got.length === 1, 'a message after reconnecting');
