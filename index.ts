@@ -15,3 +15,6 @@ export const queueArn = system.outputs.queueArn;
 export const dlqUrl = system.outputs.dlqUrl;
 export const eventBusName = system.outputs.eventBusName;
 export const tableName = system.outputs.tableName;
+export const historyTableName = system.outputs.historyTableName;
+export const deliveryQueueUrl = system.outputs.deliveryQueueUrl;
+export const deliveryDlqUrl = system.outputs.deliveryDlqUrl;

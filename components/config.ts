@@ -5,6 +5,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
+import { HISTORY_DEFAULTS } from '../protocol/history';
 import { DEFAULTS, MAX_MESSAGE_BYTES } from '../protocol/limits';
 import { eventRuleSchema, type EventRule } from '../protocol/rules';
 
@@ -38,6 +39,14 @@ export const CONFIG_DEFAULTS = {
   maxBatchingWindowSeconds: 0,
   maximumConcurrency: 10,
   maxReceiveCount: 5,
+  rateBudget: DEFAULTS.rateBudget,
+  sliceThreshold: DEFAULTS.sliceThreshold,
+  sliceSize: DEFAULTS.sliceSize,
+  deliveryMaxAttempts: DEFAULTS.deliveryMaxAttempts,
+  deliveryBatchSize: 5,
+  deliveryMaximumConcurrency: 20,
+  historyRetentionSeconds: HISTORY_DEFAULTS.retentionSeconds,
+  historyMaxMessages: HISTORY_DEFAULTS.maxMessages,
   oldestMessageAlarmSeconds: 300,
   alarmTopicArn: '',
   eventBusName: 'default',
@@ -89,6 +98,17 @@ const configSchema = z
     // Lambda's documented range for SQS maximum concurrency.
     maximumConcurrency: int(2, 1000),
     maxReceiveCount: int(1, 1000),
+    // 0: no shared budget (only back-off on 429s). Above 10,000 needs a raised account limit.
+    rateBudget: int(0, 1_000_000),
+    sliceThreshold: int(0, 1_000_000),
+    // A job's ids and its frame (≤ 128 KB) fit one SQS message.
+    sliceSize: int(1, 20_000),
+    deliveryMaxAttempts: int(1, 50),
+    deliveryBatchSize: int(1, 10),
+    deliveryMaximumConcurrency: int(2, 1000),
+    // DynamoDB TTL: at most 5 years.
+    historyRetentionSeconds: int(60, 5 * 365 * 24 * 3600),
+    historyMaxMessages: int(1, 1_000_000),
     oldestMessageAlarmSeconds: int(60, 1209600),
     alarmTopicArn: optional(arn('sns')),
     eventBusName: z.string().min(1).max(256),

@@ -17,6 +17,8 @@ export interface EnvironmentSettings {
   postConnectTimeoutMs: number;
   postRequestTimeoutMs: number;
   postMaxAttempts: number;
+  history: { tableName: pulumi.Input<string>; retentionSeconds: number; maxMessages: number };
+  delivery: { queueUrl: pulumi.Input<string>; dlqUrl: pulumi.Input<string>; sliceThreshold: number; sliceSize: number; maxAttempts: number; rateBudget: number };
   auth?: { keySource: AuthKeySource; issuer?: string; audience?: string };
 }
 
@@ -24,13 +26,35 @@ type Env = Record<string, pulumi.Input<string>>;
 
 export function environmentFor(handler: HandlerName, s: EnvironmentSettings): Env {
   const table: Env = { [ENV.tableName]: s.tableName };
+  const posting: Env = {
+    [ENV.managementEndpoint]: s.managementEndpoint,
+    [ENV.publishConcurrency]: String(s.publishConcurrency),
+    [ENV.postConnectTimeoutMs]: String(s.postConnectTimeoutMs),
+    [ENV.postRequestTimeoutMs]: String(s.postRequestTimeoutMs),
+    [ENV.postMaxAttempts]: String(s.postMaxAttempts),
+  };
+  const history: Env = {
+    [ENV.historyTableName]: s.history.tableName,
+    [ENV.historyRetentionSeconds]: String(s.history.retentionSeconds),
+    [ENV.historyMaxMessages]: String(s.history.maxMessages),
+  };
+  const jobs: Env = {
+    [ENV.deliveryQueueUrl]: s.delivery.queueUrl,
+    [ENV.deliveryDlqUrl]: s.delivery.dlqUrl,
+    [ENV.sliceSize]: String(s.delivery.sliceSize),
+    [ENV.deliveryMaxAttempts]: String(s.delivery.maxAttempts),
+    [ENV.rateBudget]: String(s.delivery.rateBudget),
+  };
   switch (handler) {
     case 'connect':
     case 'disconnect':
       return table;
     case 'subscribe':
+      // With history: positions in the reply, and replays posted to the subscriber.
       return {
         ...table,
+        ...history,
+        ...posting,
         [ENV.maxSubscriptionsPerConnection]: String(s.maxSubscriptionsPerConnection),
         [ENV.maxTopicLength]: String(s.maxTopicLength),
       };
@@ -41,16 +65,17 @@ export function environmentFor(handler: HandlerName, s: EnvironmentSettings): En
     case 'publish':
       return {
         ...table,
-        [ENV.managementEndpoint]: s.managementEndpoint,
-        [ENV.publishConcurrency]: String(s.publishConcurrency),
+        ...posting,
+        ...history,
+        ...jobs,
+        [ENV.sliceThreshold]: String(s.delivery.sliceThreshold),
         // An envelope names at most as many topics as a connection may subscribe to.
         [ENV.maxSubscriptionsPerConnection]: String(s.maxSubscriptionsPerConnection),
         [ENV.maxTopicLength]: String(s.maxTopicLength),
         [ENV.maxPublishBytes]: String(s.maxPublishBytes),
-        [ENV.postConnectTimeoutMs]: String(s.postConnectTimeoutMs),
-        [ENV.postRequestTimeoutMs]: String(s.postRequestTimeoutMs),
-        [ENV.postMaxAttempts]: String(s.postMaxAttempts),
       };
+    case 'deliver':
+      return { ...table, ...posting, ...jobs };
     case 'authorizer':
       return authorizerEnvironment(s.auth);
   }

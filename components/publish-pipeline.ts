@@ -11,6 +11,7 @@ import { inputTransformerFor } from '../protocol/rule-message';
 import type { EventRule } from '../protocol/rules';
 import { LambdaFunction, type FunctionSettings, type LogLevel } from './lambda-function';
 import { policyDocument } from './policies/document';
+import { queueAlarm } from './queue-alarms';
 import { consumeQueueStatement, denyInsecureTransportStatement, queuePolicyStatements } from './policies/queue';
 
 export interface PublishPipelineArgs {
@@ -57,15 +58,6 @@ export const MAX_RULE_NAME = 64;
 export function ruleName(component: string, rule: string): string {
   const hash = createHash('sha256').update(`${pulumi.getProject()}/${pulumi.getStack()}/${component}/${rule}`).digest('hex').slice(0, 8);
   return `${`${component}-${rule}`.slice(0, MAX_RULE_NAME - hash.length - 1)}-${hash}`;
-}
-
-interface QueueAlarm {
-  description: string;
-  metricName: string;
-  queue: aws.sqs.Queue;
-  threshold: number;
-  comparisonOperator: string;
-  evaluationPeriods: number;
 }
 
 export class PublishPipeline extends pulumi.ComponentResource {
@@ -162,41 +154,22 @@ export class PublishPipeline extends pulumi.ComponentResource {
 
     // ---- alarms ----
     const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-    const queueAlarm = (suffix: string, alarm: QueueAlarm) =>
-      new aws.cloudwatch.MetricAlarm(
-        `${name}-${suffix}`,
-        {
-          alarmDescription: alarm.description,
-          namespace: 'AWS/SQS',
-          metricName: alarm.metricName,
-          dimensions: { QueueName: alarm.queue.name },
-          statistic: 'Maximum',
-          period: 60,
-          evaluationPeriods: alarm.evaluationPeriods,
-          threshold: alarm.threshold,
-          comparisonOperator: alarm.comparisonOperator,
-          treatMissingData: 'notBreaching',
-          alarmActions: actions,
-          okActions: actions,
-        },
-        parent,
-      );
-    queueAlarm('dlq-alarm', {
+    queueAlarm(`${name}-dlq-alarm`, {
       description: 'Publish messages failed every retry and are waiting in the dead-letter queue',
       metricName: 'ApproximateNumberOfMessagesVisible',
       queue: this.deadLetterQueue,
       threshold: 0,
       comparisonOperator: 'GreaterThanThreshold',
       evaluationPeriods: 1,
-    });
-    queueAlarm('age-alarm', {
+    }, actions, parent);
+    queueAlarm(`${name}-age-alarm`, {
       description: 'Publish messages wait too long: the publish function is failing, throttled or capped',
       metricName: 'ApproximateAgeOfOldestMessage',
       queue: this.queue,
       threshold: args.oldestMessageAlarmSeconds ?? 300,
       comparisonOperator: 'GreaterThanOrEqualToThreshold',
       evaluationPeriods: 3,
-    });
+    }, actions, parent);
 
     this.queueUrl = this.queue.url;
     this.queueArn = this.queue.arn;

@@ -6,17 +6,21 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import type { STACK_OUTPUT_KEYS } from '../protocol/outputs';
-import { AUTHORIZER_HANDLER, LAMBDA_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
+import { AUTHORIZER_HANDLER, DELIVER_HANDLER, LAMBDA_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
 import { parseStackConfig, type StackConfig } from './config';
 import { ConnectionsTable } from './connections-table';
+import { DeliveryPipeline } from './delivery-pipeline';
+import { HistoryTable } from './history-table';
 import { environmentFor, type EnvironmentSettings } from './function-env';
 import type { FunctionSettings } from './lambda-function';
 import { authSecretStatements, type AuthKeySource } from './policies/auth-secret';
 import type { ArnContext } from './policies/document';
+import { historyStatements } from './policies/history';
 import { manageConnectionsStatement } from './policies/management-api';
+import { sendDeliveryJobsStatement } from './policies/queue';
 import { tableStatements } from './policies/table';
 import { PublishPipeline } from './publish-pipeline';
-import { WebSocketApi, type RouteHandlerName } from './websocket-api';
+import { WebSocketApi, type ApiRef, type RouteHandlerName } from './websocket-api';
 
 /** Every setting is optional; defaults are CONFIG_DEFAULTS (components/config.ts). */
 export type RealtimePubSubArgs = Partial<StackConfig>;
@@ -35,8 +39,10 @@ export function authKeySource(c: StackConfig): AuthKeySource | undefined {
 export class RealtimePubSub extends pulumi.ComponentResource {
   readonly config: StackConfig;
   readonly table: ConnectionsTable;
+  readonly history: HistoryTable;
   readonly api: WebSocketApi;
   readonly pipeline: PublishPipeline;
+  readonly delivery: DeliveryPipeline;
   readonly outputs: Record<StackOutputKey, pulumi.Output<string>>;
 
   constructor(name: string, args: RealtimePubSubArgs = {}, opts?: pulumi.ComponentResourceOptions) {
@@ -52,9 +58,11 @@ export class RealtimePubSub extends pulumi.ComponentResource {
     };
 
     this.table = new ConnectionsTable(`${name}-connections`, {}, { parent: this });
+    this.history = new HistoryTable(`${name}-history`, {}, { parent: this });
 
     const keySource = authKeySource(c);
-    const envSettings = (managementEndpoint: pulumi.Input<string>): EnvironmentSettings => ({
+    /** Settings for a function's environment; the delivery queues only for the functions that send jobs. */
+    const envSettings = (managementEndpoint: pulumi.Input<string>, queues = { queueUrl: '' as pulumi.Input<string>, dlqUrl: '' as pulumi.Input<string> }): EnvironmentSettings => ({
       tableName: this.table.name,
       managementEndpoint,
       publishConcurrency: c.publishConcurrency,
@@ -64,19 +72,36 @@ export class RealtimePubSub extends pulumi.ComponentResource {
       postConnectTimeoutMs: c.postConnectTimeoutMs,
       postRequestTimeoutMs: c.postRequestTimeoutMs,
       postMaxAttempts: c.postMaxAttempts,
+      history: { tableName: this.history.name, retentionSeconds: c.historyRetentionSeconds, maxMessages: c.historyMaxMessages },
+      delivery: {
+        ...queues,
+        sliceThreshold: c.sliceThreshold,
+        sliceSize: c.sliceSize,
+        maxAttempts: c.deliveryMaxAttempts,
+        rateBudget: c.rateBudget,
+      },
       auth: keySource ? { keySource, issuer: c.authIssuer || undefined, audience: c.authAudience || undefined } : undefined,
     });
-    // Route functions never see the management endpoint: they reply through route responses.
-    const routeEnv = envSettings('');
-    const routeFunction = (handler: HandlerName, statements: FunctionSettings['statements']): FunctionSettings => ({
+    // Route functions reply through route responses; only subscribe posts (a resume's replay), so only it
+    // sees the management endpoint and may post, to this API's stage.
+    const routeFunction = (handler: HandlerName, statements: FunctionSettings['statements'], managementEndpoint: pulumi.Input<string> = ''): FunctionSettings => ({
       statements,
-      environment: environmentFor(handler, routeEnv),
+      environment: environmentFor(handler, envSettings(managementEndpoint)),
       memorySize: c.routeMemoryMb,
       timeout: c.routeTimeoutSeconds,
     });
 
-    const routes = {} as Record<RouteHandlerName, FunctionSettings>;
-    for (const route of LAMBDA_ROUTES) routes[route.handler] = routeFunction(route.handler, tableStatements(route.handler, this.table.arn));
+    const routes = (api: ApiRef) => {
+      const settings = {} as Record<RouteHandlerName, FunctionSettings>;
+      for (const route of LAMBDA_ROUTES) {
+        const statements = [...tableStatements(route.handler, this.table.arn), ...historyStatements(route.handler, this.history.arn)];
+        settings[route.handler] =
+          route.handler === 'subscribe'
+            ? routeFunction(route.handler, [...statements, manageConnectionsStatement(arn, api.apiId, api.stageName)], api.managementEndpoint)
+            : routeFunction(route.handler, statements);
+      }
+      return settings;
+    };
 
     this.api = new WebSocketApi(
       `${name}-ws`,
@@ -98,12 +123,39 @@ export class RealtimePubSub extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const posting = (handler: HandlerName, queues: { queueArn: pulumi.Input<string>; dlqArn: pulumi.Input<string> }) => [
+      ...tableStatements(handler, this.table.arn),
+      ...historyStatements(handler, this.history.arn),
+      manageConnectionsStatement(arn, this.api.apiId, this.api.stageName),
+      sendDeliveryJobsStatement([queues.queueArn, queues.dlqArn]),
+    ];
+    this.delivery = new DeliveryPipeline(
+      `${name}-delivery`,
+      {
+        function: (queues) => ({
+          statements: posting(DELIVER_HANDLER, queues),
+          environment: environmentFor(DELIVER_HANDLER, envSettings(this.api.managementEndpoint, queues)),
+          // Posting is CPU-bound, as publish's inline fan-out is: the same size.
+          memorySize: c.publishMemoryMb,
+        }),
+        functionTimeoutSeconds: c.publishTimeoutSeconds,
+        batchSize: c.deliveryBatchSize,
+        maximumConcurrency: c.deliveryMaximumConcurrency,
+        maxReceiveCount: c.maxReceiveCount,
+        oldestMessageAlarmSeconds: c.oldestMessageAlarmSeconds,
+        alarmTopicArn: c.alarmTopicArn || undefined,
+        logRetentionDays: c.logRetentionDays,
+        logLevel: c.logLevel,
+      },
+      { parent: this },
+    );
+
     this.pipeline = new PublishPipeline(
       `${name}-pipeline`,
       {
         function: {
-          statements: [...tableStatements(PUBLISH_HANDLER, this.table.arn), manageConnectionsStatement(arn, this.api.apiId, this.api.stageName)],
-          environment: environmentFor(PUBLISH_HANDLER, envSettings(this.api.managementEndpoint)),
+          statements: posting(PUBLISH_HANDLER, { queueArn: this.delivery.queueArn, dlqArn: this.delivery.dlqArn }),
+          environment: environmentFor(PUBLISH_HANDLER, envSettings(this.api.managementEndpoint, this.delivery)),
           memorySize: c.publishMemoryMb,
           timeout: c.publishTimeoutSeconds,
         },
@@ -129,6 +181,9 @@ export class RealtimePubSub extends pulumi.ComponentResource {
       dlqUrl: this.pipeline.dlqUrl,
       eventBusName: this.pipeline.eventBusName,
       tableName: this.table.name,
+      historyTableName: this.history.name,
+      deliveryQueueUrl: this.delivery.queueUrl,
+      deliveryDlqUrl: this.delivery.dlqUrl,
     };
     this.registerOutputs(this.outputs);
   }

@@ -22,10 +22,18 @@ export interface CustomDomainArgs {
   hostedZoneId?: pulumi.Input<string>;
 }
 
+/** The API as its route functions may name it: before the stage exists (which needs them). */
+export interface ApiRef {
+  apiId: pulumi.Output<string>;
+  stageName: string;
+  /** https://{apiId}.execute-api.{region}.{dnsSuffix}/{stage} */
+  managementEndpoint: pulumi.Output<string>;
+}
+
 export interface WebSocketApiArgs {
   stageName: string;
-  /** One entry per Lambda route handler (LAMBDA_ROUTES). */
-  routes: Record<RouteHandlerName, FunctionSettings>;
+  /** One entry per Lambda route handler (LAMBDA_ROUTES); a function of the API when a route needs its id or endpoint. */
+  routes: Record<RouteHandlerName, FunctionSettings> | ((api: ApiRef) => Record<RouteHandlerName, FunctionSettings>);
   /** A REQUEST authorizer on $connect; absent means anyone may connect. */
   authorizer?: FunctionSettings;
   throttlingBurstLimit: number;
@@ -138,6 +146,9 @@ export class WebSocketApi extends pulumi.ComponentResource {
     }
 
     // ---- Lambda proxy routes ----
+    // The stage name is known up front, so the endpoint does not wait for the stage (which waits for these routes).
+    const managementEndpoint = pulumi.interpolate`https://${apiId}.execute-api.${args.arn.region}.${args.arn.dnsSuffix}/${stageName}`;
+    const routeSettings = typeof args.routes === 'function' ? args.routes({ apiId, stageName, managementEndpoint }) : args.routes;
     const functions = {} as Record<RouteHandlerName, LambdaFunction>;
     this.routes = {};
     const deployedParts: pulumi.Output<string>[] = [];
@@ -147,7 +158,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
       deployedParts.push(pulumi.interpolate`authorizer:${this.authorizer.id}:${this.authorizerFunction.arn}`);
     }
     for (const route of LAMBDA_ROUTES) {
-      const settings = args.routes[route.handler];
+      const settings = routeSettings[route.handler];
       if (!settings) throw new Error(`WebSocketApi ${name}: no function settings for route ${route.routeKey} (${route.handler})`);
       const fn = makeFunction(route.handler, settings);
       functions[route.handler] = fn;
@@ -282,7 +293,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
     );
     this.stageName = this.stage.name;
 
-    this.managementEndpoint = pulumi.interpolate`https://${apiId}.execute-api.${args.arn.region}.${args.arn.dnsSuffix}/${this.stage.name}`;
+    this.managementEndpoint = managementEndpoint;
     this.websocketUrl = args.customDomain
       ? this.customDomain(name, args.customDomain)
       : pulumi.interpolate`${this.api.apiEndpoint}/${this.stage.name}`;

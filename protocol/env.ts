@@ -21,6 +21,21 @@ export const ENV = {
    * take a deadline from (a direct call, tests). With a context, its remaining time decides.
    */
   publishRetryBudgetMs: 'PUBLISH_RETRY_BUDGET_MS',
+  /** The history table (protocol/history.ts); without it messages carry no seq and cannot be resumed. */
+  historyTableName: 'HISTORY_TABLE_NAME',
+  historyRetentionSeconds: 'HISTORY_RETENTION_SECONDS',
+  historyMaxMessages: 'HISTORY_MAX_MESSAGES',
+  /** The delivery queue (slices, retries) and its DLQ, for publish and the delivery function. */
+  deliveryQueueUrl: 'DELIVERY_QUEUE_URL',
+  deliveryDlqUrl: 'DELIVERY_DLQ_URL',
+  /** Subscribers publish posts to itself; a topic's further subscribers go to slice jobs. */
+  sliceThreshold: 'SLICE_THRESHOLD',
+  /** Connections per slice (and retry) job. */
+  sliceSize: 'SLICE_SIZE',
+  /** Failed rounds a connection gets (each a delivery job) before its job goes to the delivery DLQ. */
+  deliveryMaxAttempts: 'DELIVERY_MAX_ATTEMPTS',
+  /** PostToConnection calls per second for the whole stack, shared through the rate ledger; 0 = no budget. */
+  rateBudget: 'RATE_BUDGET',
   /** Authorizer: where the HS256 secret lives (one of the two), or a JWKS URL for RS256/ES256. */
   authSecretParameter: 'AUTH_SECRET_PARAMETER',
   authSecretArn: 'AUTH_SECRET_ARN',

@@ -27,4 +27,15 @@ export const DEFAULTS = {
   postBaseBackoffMs: 50,
   /** Retry budget for throttled posts when there is no Lambda context to take a deadline from. */
   publishRetryBudgetMs: 10_000,
+  /** A topic's first subscribers that publish delivers itself; beyond, slices (see the performance docs). */
+  sliceThreshold: 1000,
+  /** Connections per slice or retry job. */
+  sliceSize: 500,
+  /** Delivery rounds per connection (the inline one, then retry jobs) before its job goes to the delivery DLQ. */
+  deliveryMaxAttempts: 6,
+  /**
+   * PostToConnection calls per second, the whole stack together: half of API Gateway's default
+   * account limit (10,000/s per region, shared with every other API of the account there).
+   */
+  rateBudget: 5000,
 } as const;

@@ -15,6 +15,10 @@ export const stackOutputsSchema = z.object({
   dlqUrl: z.string(),
   eventBusName: z.string(),
   tableName: z.string(),
+  /** The history table (topic streams), which `realtime history` reads. */
+  historyTableName: z.string(),
+  deliveryQueueUrl: z.string(),
+  deliveryDlqUrl: z.string(),
   /** Local mode only: endpoints of the local stand-ins. */
   region: z.string().optional(),
   sqsEndpoint: z.string().optional(),
@@ -24,4 +28,15 @@ export const stackOutputsSchema = z.object({
 });
 export type StackOutputs = z.infer<typeof stackOutputsSchema>;
 
-export const STACK_OUTPUT_KEYS = ['websocketUrl', 'managementEndpoint', 'queueUrl', 'queueArn', 'dlqUrl', 'eventBusName', 'tableName'] as const;
+export const STACK_OUTPUT_KEYS = [
+  'websocketUrl',
+  'managementEndpoint',
+  'queueUrl',
+  'queueArn',
+  'dlqUrl',
+  'eventBusName',
+  'tableName',
+  'historyTableName',
+  'deliveryQueueUrl',
+  'deliveryDlqUrl',
+] as const;

@@ -7,7 +7,7 @@
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.action';
 
 /** Every Lambda handler; each lives in `functions/handlers/<name>.ts` and exports `handler`. */
-export const HANDLER_NAMES = ['connect', 'disconnect', 'subscribe', 'unsubscribe', 'default', 'publish', 'authorizer'] as const;
+export const HANDLER_NAMES = ['connect', 'disconnect', 'subscribe', 'unsubscribe', 'default', 'publish', 'deliver', 'authorizer'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 export interface LambdaRoute {
@@ -41,6 +41,8 @@ export const MOCK_ROUTES: readonly MockRoute[] = [
 
 /** Handlers that no route invokes directly. */
 export const PUBLISH_HANDLER: HandlerName = 'publish';
+/** Consumes the delivery queue: slices of big topics and retries of failed deliveries. */
+export const DELIVER_HANDLER: HandlerName = 'deliver';
 export const AUTHORIZER_HANDLER: HandlerName = 'authorizer';
 
 /** Path of a handler's source, relative to the repository root. */

@@ -8,8 +8,13 @@ import type { PolicyStatement, ResourcePolicyStatement } from './document';
 /** What the Lambda event source mapping polls with, on the function's role. */
 export const QUEUE_CONSUME_ACTIONS = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'];
 
-export function consumeQueueStatement(queueArn: pulumi.Input<string>): PolicyStatement {
-  return { Sid: 'ConsumePublishQueue', Effect: 'Allow', Action: QUEUE_CONSUME_ACTIONS, Resource: [queueArn] };
+export function consumeQueueStatement(queueArn: pulumi.Input<string>, sid = 'ConsumePublishQueue'): PolicyStatement {
+  return { Sid: sid, Effect: 'Allow', Action: QUEUE_CONSUME_ACTIONS, Resource: [queueArn] };
+}
+
+/** Putting delivery jobs on the delivery queue (SendMessageBatch needs sqs:SendMessage) and, out of attempts, on its DLQ. */
+export function sendDeliveryJobsStatement(queueArns: pulumi.Input<string>[]): PolicyStatement {
+  return { Sid: 'SendDeliveryJobs', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: queueArns };
 }
 
 export function denyInsecureTransportStatement(queueArn: pulumi.Input<string>): ResourcePolicyStatement {

@@ -21,14 +21,18 @@ export const TABLE_ACCESS: Record<HandlerName, TableAccess> = {
   disconnect: { table: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], topicIndex: [] },
   // GetItem of the $connection item, Query of its subscriptions, UpdateItem of its
   // subscriptionCount (reserve / release under the cap), PutItem of each row (ALL_OLD tells a
-  // new row), DeleteItem of the rows it takes back when a write fails.
-  subscribe: { table: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], topicIndex: [] },
+  // new row), DeleteItem of the rows it takes back when a write fails; BatchWriteItem deletes
+  // when a replay finds the connection gone (410).
+  subscribe: { table: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], topicIndex: [] },
   // DeleteItem of each named topic (ALL_OLD tells a deleted row), UpdateItem of subscriptionCount.
   unsubscribe: { table: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'], topicIndex: [] },
   // Answers unknown actions from the frame alone.
   default: { table: [], topicIndex: [] },
-  // Query byTopic for subscribers; on 410 Gone, Query the dead connection's rows and BatchWriteItem deletes.
-  publish: { table: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], topicIndex: ['dynamodb:Query'] },
+  // Query byTopic for subscribers; on 410 Gone, Query the dead connection's rows and BatchWriteItem
+  // deletes; UpdateItem of the rate ledger's item of the second (rate-budget.ts).
+  publish: { table: ['dynamodb:BatchWriteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], topicIndex: ['dynamodb:Query'] },
+  // Posts delivery jobs: the same 410 cleanup and rate ledger as publish, no index.
+  deliver: { table: ['dynamodb:BatchWriteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], topicIndex: [] },
   authorizer: { table: [], topicIndex: [] },
 };
 

@@ -1,32 +1,43 @@
 /**
  * publish: deliver publish envelopes to every subscriber of their topics.
  *
- * Input is either an SQS event from the publish queue (answered with a partial batch response:
- * only records whose deliveries still failed after retries are retried by SQS, then go to the
- * DLQ) or a raw EventBridge event whose `detail` is the envelope (a failure throws, so
- * EventBridge retries it). Delivery is at least once; every frame carries an `id` that stays the
- * same across retries, and clients drop duplicates.
+ * Input is either an SQS event from the publish queue (answered with a partial batch response)
+ * or a raw EventBridge event whose `detail` is the envelope (a failure throws, so EventBridge
+ * retries it). Delivery is at least once; every frame carries an `id` that stays the same across
+ * retries, and clients drop duplicates.
+ *
+ * For each topic of an envelope: the message gets its place in the topic's stream (`seq`, kept
+ * across redeliveries of the same id) and is retained for resuming subscribers (history/), then
+ * fanned out (delivery/topic-fan-out.ts): the topic's first SLICE_THRESHOLD subscribers are
+ * posted to here, the rest cut into slice jobs for the delivery function, and connections whose
+ * post failed or was not sent by the deadline handed to retry jobs. A record succeeds once
+ * every job is queued: a failure of some deliveries never has SQS redeliver the whole message
+ * to everyone. It fails (and SQS retries it) only when sequencing, retention or queueing fails,
+ * or the deadline comes before every subscriber was read.
  *
  * An envelope that can never be delivered (not JSON, fails the schema, more topics than the
  * subscription cap, data nested too deep, frame over the size limit, a rule message whose event
  * does not fill its topic template) is logged with its reason and counted as processed: it is
- * never retried.
- * A connection subscribed to several topics of one envelope receives one frame per topic.
- *
- * Throttled posts are retried until the invocation's deadline (the context's remaining time
- * minus a margin to answer, see lib/deadline.ts), while the fan-out lowers its concurrency: a
- * sustained rate limit slows the invocation down instead of failing the record. After the
- * deadline nothing more is sent or fetched; a record not fully delivered by then fails.
+ * never retried. A connection subscribed to several topics of one envelope receives one frame
+ * per topic.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { makeManagementApi } from '../lib/clients';
-import type { EnvMap } from '../lib/config';
-import type { Poster } from '../lib/delivery/management-api';
+import pLimit from 'p-limit';
+import type { StreamPosition } from '../../protocol/history';
+import { ENV } from '../../protocol/env';
+import { makeManagementApi, makeSqsClient } from '../lib/clients';
+import { required, type EnvMap } from '../lib/config';
 import { retryDeadline } from '../lib/deadline';
-import { FanOut } from '../lib/fan-out';
+import { Deliverer } from '../lib/delivery/deliverer';
+import { JobQueue } from '../lib/delivery/job-queue';
+import type { Poster } from '../lib/delivery/management-api';
+import { RateBudget } from '../lib/delivery/rate-budget';
+import { SubscriberReader, TOPIC_QUERY_CONCURRENCY } from '../lib/delivery/subscribers';
+import { fanOutTopic, type TopicResult } from '../lib/delivery/topic-fan-out';
+import { Sequencer } from '../lib/history/sequencer';
 import { lambdaEntry } from '../lib/lazy-handler';
-import { prepareFrames, toIsoTime, type PublishInput } from '../lib/publish-input';
+import { prepareMessage, toIsoTime, type PreparedMessage, type PublishInput } from '../lib/publish-input';
 import { makeRuntime } from '../lib/runtime';
 import { describeError, MetricUnit } from '../lib/telemetry';
 
@@ -35,17 +46,22 @@ export type PublishEvent = SQSEvent | EventBridgeEvent<string, unknown>;
 /** What one envelope came to. */
 export interface PublishOutcome {
   id: string;
-  status: 'delivered' | 'rejected' | 'failed';
+  /** delivered: every subscriber reached here; queued: the rest is on the delivery queue; failed: retried by SQS / EventBridge. */
+  status: 'delivered' | 'queued' | 'rejected' | 'failed';
   reason?: string;
+  /** Each topic's place of this message in its stream (none without history). */
+  positions?: Record<string, StreamPosition>;
   subscribers: number;
   delivered: number;
   gone: number;
-  /** Deliveries that failed or were not sent by the deadline: the envelope is retried. */
-  failed: number;
-  /** Of `failed`: deliveries not sent because the deadline had passed. */
-  notSent: number;
   /** Deliveries API Gateway refused as too large (never retried). */
   rejectedDeliveries: number;
+  /** Connections handed to slice jobs. */
+  sliced: number;
+  /** Connections whose post failed here, handed to retry jobs. */
+  retrying: number;
+  /** Connections not sent to by the deadline, handed to rest jobs. */
+  rest: number;
   /** The deadline passed before every page of subscribers was read: the envelope is retried. */
   unfetched: boolean;
 }
@@ -55,8 +71,7 @@ export type EventBridgeResult = PublishOutcome;
 
 export class DeliveryFailedError extends Error {
   constructor(readonly outcome: PublishOutcome) {
-    const unfetched = outcome.unfetched ? '; subscribers not yet read when the deadline passed' : '';
-    super(`message ${outcome.id}: ${outcome.failed} of ${outcome.subscribers} deliveries still failed after retries${unfetched}`);
+    super(`message ${outcome.id}: the deadline passed before every subscriber of its topics was read (${outcome.subscribers} read)`);
     this.name = 'DeliveryFailedError';
   }
 }
@@ -77,6 +92,8 @@ export interface PublishHandlerOptions {
   poster?: Poster;
 }
 
+const EMPTY: Omit<PublishOutcome, 'id' | 'status'> = { subscribers: 0, delivered: 0, gone: 0, rejectedDeliveries: 0, sliced: 0, retrying: 0, rest: 0, unfetched: false };
+
 export function makeHandler(
   env: EnvMap,
   options: PublishHandlerOptions = {},
@@ -84,62 +101,101 @@ export function makeHandler(
   const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-publish');
   const { ddb, tableName, logger, metrics, config } = runtime;
-  const management = options.poster ?? makeManagementApi(config, env);
+  const poster = options.poster ?? makeManagementApi(config, env);
+  const jobs = new JobQueue({
+    sqs: makeSqsClient(config),
+    queueUrl: required(config.deliveryQueueUrl, ENV.deliveryQueueUrl),
+    deadLetterUrl: required(config.deliveryDlqUrl, ENV.deliveryDlqUrl),
+    maxAttempts: config.deliveryMaxAttempts,
+  });
+  const sequencer = config.history ? new Sequencer(ddb, config.history) : undefined;
+  // One per container: its ledger lease outlives an invocation within the same second.
+  const budget = config.rateBudget > 0 ? new RateBudget({ ddb, tableName, perSecond: config.rateBudget, logger }) : undefined;
+
+  /** What one invocation shares across its records: the posts-in-flight bound, the query bound, the topics in progress. */
+  interface Invocation {
+    deliverer: Deliverer;
+    reader: SubscriberReader;
+    topics: ReturnType<typeof pLimit>;
+  }
+
+  /** One topic of a message: its place in the stream, retention, fan-out. */
+  async function publishTopic(inv: Invocation, message: PreparedMessage, topic: string): Promise<TopicResult & { position?: StreamPosition }> {
+    let position: StreamPosition | undefined;
+    if (sequencer) {
+      const assigned = await sequencer.assign(topic, message.id);
+      position = { seq: assigned.seq, epoch: assigned.epoch };
+      if (assigned.repeated) logger.info('redelivered message keeps its place', { messageId: message.id, topic, seq: assigned.seq });
+    }
+    const frame = message.frameFor(topic, position);
+    // Retained before anyone can see it, so a subscriber that resumes later finds it (a repeated put is harmless).
+    if (sequencer && position) await sequencer.retain(topic, position.seq, message.id, frame);
+    const result = await fanOutTopic({ reader: inv.reader, deliverer: inv.deliverer, jobs, settings: config, logger }, { topic, messageId: message.id, frame });
+    return { ...result, position };
+  }
 
   /** Deliver one envelope; resolves with its outcome (never throws for a bad envelope). */
-  async function publishOne(fanOut: FanOut, input: PublishInput): Promise<PublishOutcome> {
-    const prepared = prepareFrames(input, config);
+  async function publishOne(inv: Invocation, input: PublishInput): Promise<PublishOutcome> {
+    const prepared = prepareMessage(input, config);
     if (!prepared.ok) {
       logger.error('envelope rejected, not retried', { messageId: prepared.id, reason: prepared.reason });
       metrics.addMetric('rejected', MetricUnit.Count, 1);
-      return { id: prepared.id, status: 'rejected', reason: prepared.reason, subscribers: 0, delivered: 0, gone: 0, failed: 0, notSent: 0, rejectedDeliveries: 0, unfetched: false };
+      return { id: prepared.id, status: 'rejected', reason: prepared.reason, ...EMPTY };
     }
     const started = performance.now();
-    const results = await Promise.all(prepared.frames.map((f) => fanOut.toTopic(f.topic, f.bytes, prepared.id)));
+    const results = await Promise.all(prepared.topics.map((topic) => inv.topics(() => publishTopic(inv, prepared, topic))));
     metrics.addMetric('fanOutDuration', MetricUnit.Milliseconds, performance.now() - started);
-    const sum = (key: 'subscribers' | 'delivered' | 'gone' | 'failed' | 'notSent' | 'rejected') => results.reduce((n, r) => n + r[key], 0);
+    const sum = (key: 'subscribers' | 'delivered' | 'gone' | 'rejected' | 'sliced' | 'retrying' | 'rest') => results.reduce((n, r) => n + r[key], 0);
     const unfetched = results.some((r) => r.unfetched);
+    const queued = sum('sliced') + sum('retrying') + sum('rest');
     const outcome: PublishOutcome = {
       id: prepared.id,
-      status: sum('failed') > 0 || unfetched ? 'failed' : 'delivered',
+      status: unfetched ? 'failed' : queued > 0 ? 'queued' : 'delivered',
+      ...(sequencer ? { positions: Object.fromEntries(prepared.topics.map((t, i) => [t, results[i].position!])) } : {}),
       subscribers: sum('subscribers'),
       delivered: sum('delivered'),
       gone: sum('gone'),
-      failed: sum('failed'),
-      notSent: sum('notSent'),
       rejectedDeliveries: sum('rejected'),
+      sliced: sum('sliced'),
+      retrying: sum('retrying'),
+      rest: sum('rest'),
       unfetched,
     };
-    if (sum('rejected') > 0) {
-      outcome.reason = `API Gateway refused ${sum('rejected')} deliveries as too large; not retried`;
-      logger.error('deliveries refused as too large', { messageId: prepared.id, topics: prepared.topics, refused: sum('rejected') });
+    if (outcome.rejectedDeliveries > 0) {
+      outcome.reason = `API Gateway refused ${outcome.rejectedDeliveries} deliveries as too large; not retried`;
+      logger.error('deliveries refused as too large', { messageId: prepared.id, topics: prepared.topics, refused: outcome.rejectedDeliveries });
     }
-    const { bound, reductions } = fanOut.limit;
+    const { bound, reductions } = inv.deliverer.limit;
     logger.info('published', { messageId: prepared.id, topics: prepared.topics, ...outcome, concurrency: bound, concurrencyReductions: reductions });
     return outcome;
   }
 
-  function flushCounts(fanOut: FanOut) {
-    for (const name of ['delivered', 'gone', 'throttled', 'failed'] as const) metrics.addMetric(name, MetricUnit.Count, fanOut.counts[name]);
+  function flushCounts(deliverer: Deliverer) {
+    const c = deliverer.counts;
+    for (const name of ['delivered', 'gone', 'throttled', 'failed', 'notSent'] as const) metrics.addMetric(name, MetricUnit.Count, c[name]);
     // 413s apart from `failed` (they are never retried), and apart from `rejected` (envelopes dropped before any post).
-    metrics.addMetric('rejectedDeliveries', MetricUnit.Count, fanOut.counts.rejected);
+    metrics.addMetric('rejectedDeliveries', MetricUnit.Count, c.rejected);
     // How hard API Gateway pushed back: bound cuts, and the lowest bound the invocation ran at.
-    metrics.addMetric('concurrencyReductions', MetricUnit.Count, fanOut.limit.reductions);
-    metrics.addMetric('minConcurrency', MetricUnit.Count, fanOut.limit.lowest);
+    metrics.addMetric('concurrencyReductions', MetricUnit.Count, deliverer.limit.reductions);
+    metrics.addMetric('minConcurrency', MetricUnit.Count, deliverer.limit.lowest);
     runtime.flushMetrics();
   }
 
-  /** One per invocation, with the deadline taken from this invocation's context. */
-  const newFanOut = (context: unknown) =>
-    new FanOut({ ddb, management, tableName, config, logger, now, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs, now()) });
+  /** What one invocation shares, with the deadline taken from its context. */
+  const newInvocation = (context: unknown): Invocation => ({
+    deliverer: new Deliverer({ poster, ddb, tableName, config, logger, now, budget, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs, now()) }),
+    reader: new SubscriberReader(ddb, tableName),
+    topics: pLimit(TOPIC_QUERY_CONCURRENCY),
+  });
 
   async function handleSqs(event: SQSEvent, context: unknown): Promise<SQSBatchResponse> {
-    const fanOut = newFanOut(context);
-    // One processor per invocation: the local mode may run several invocations at once.
+    const inv = newInvocation(context);
+    const jobsBefore = { ...jobs.counts };
+    // One processor per invocation: a container may run one invocation after another, never two at once, but tests do.
     const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {
       try {
-        const outcome = await publishOne(fanOut, {
+        const outcome = await publishOne(inv, {
           payload: record.body,
           fallbackId: record.messageId,
           publishedAt: toIsoTime(record.attributes?.SentTimestamp),
@@ -154,27 +210,32 @@ export function makeHandler(
       }
     };
     try {
-      return await processPartialResponse(event, recordHandler, processor, {
-        context: context as Context,
-        throwOnFullBatchFailure: false,
-      });
+      return await processPartialResponse(event, recordHandler, processor, { context: context as Context, throwOnFullBatchFailure: false });
     } finally {
-      flushCounts(fanOut);
+      addJobMetrics(jobsBefore);
+      flushCounts(inv.deliverer);
     }
   }
 
+  function addJobMetrics(before: JobQueue['counts']) {
+    metrics.addMetric('jobsQueued', MetricUnit.Count, jobs.counts.enqueued - before.enqueued);
+    metrics.addMetric('jobsDeadLettered', MetricUnit.Count, jobs.counts.deadLettered - before.deadLettered);
+  }
+
   async function handleEventBridge(event: EventBridgeEvent<string, unknown>, context: unknown): Promise<EventBridgeResult> {
-    const fanOut = newFanOut(context);
+    const inv = newInvocation(context);
+    const jobsBefore = { ...jobs.counts };
     try {
-      const outcome = await publishOne(fanOut, { payload: event.detail, fallbackId: event.id, publishedAt: toIsoTime(event.time) });
-      // Throwing makes EventBridge retry the event (same id, so clients de-duplicate).
+      const outcome = await publishOne(inv, { payload: event.detail, fallbackId: event.id, publishedAt: toIsoTime(event.time) });
+      // Throwing makes EventBridge retry the event (same id, so it keeps its seq and clients de-duplicate).
       if (outcome.status === 'failed') throw new DeliveryFailedError(outcome);
       return outcome;
     } catch (error) {
       logger.warn('event failed, EventBridge will retry it', { messageId: event.id, error: describeError(error) });
       throw error;
     } finally {
-      flushCounts(fanOut);
+      addJobMetrics(jobsBefore);
+      flushCounts(inv.deliverer);
     }
   }
 

@@ -12,6 +12,11 @@
  * committed still counts as our row, and a rollback deletes only rows no other request has
  * written since. After writing, it re-reads the `$connection` item: if `$disconnect` removed it
  * meanwhile (it deletes that item before querying the rows), the rows are taken back here.
+ *
+ * Continuity (with a history table): once subscribed, the reply gives each topic's position in
+ * its stream, and the topics named in `since` are first replayed from there
+ * (history/subscribe-positions.ts). Subscribing again with `since` is idempotent: it replays
+ * again, which is how a client fills a gap it saw live.
  */
 import { topicAllowed } from '../../protocol/auth';
 import { errorReply } from '../../protocol/messages';
@@ -28,16 +33,23 @@ import {
   SUBSCRIPTION_COUNT,
   subscribedTopics,
 } from '../lib/connection-rows';
+import { makeManagementApi } from '../lib/clients';
+import { retryDeadline } from '../lib/deadline';
+import { Deliverer } from '../lib/delivery/deliverer';
+import { StreamReader } from '../lib/history/replay';
+import { subscribePositions } from '../lib/history/subscribe-positions';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { routeResponse } from '../lib/replies';
 import { describeError } from '../lib/telemetry';
-import { makeTopicsRoute } from '../lib/topics-request';
+import { makeTopicsRoute, type ValidTopicsRequest } from '../lib/topics-request';
 
 const unregistered = () =>
   routeResponse(errorReply('INTERNAL', 'this connection is not registered (its $connect record is missing); reconnect and subscribe again'));
 
 export function makeHandler(env: EnvMap) {
   return makeTopicsRoute(env, 'subscribe', ({ ddb, tableName, logger, config }) => {
+    const reader = config.history ? new StreamReader(ddb, config.history) : undefined;
+    const poster = reader ? makeManagementApi(config, env) : undefined;
     /** Give back `n` reserved subscriptions; a failure only leaves the count high (safe), so it is logged, not raised. */
     const release = async (connectionId: string, n: number) => {
       try {
@@ -47,7 +59,16 @@ export function makeHandler(env: EnvMap) {
       }
     };
 
-    return async (connectionId, topics) => {
+    /** The reply once subscribed: with history, each topic's position, after replaying what `since` asks for. */
+    const subscribed = async (connectionId: string, topics: string[], since: ValidTopicsRequest['since'], context: unknown) => {
+      if (!reader || !poster) return routeResponse({ type: 'subscribed', topics });
+      const deliverer = new Deliverer({ poster, ddb, tableName, config, logger, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs) });
+      const { positions, recovered, replayed } = await subscribePositions({ reader, deliverer, logger }, connectionId, topics, since);
+      if (since) logger.info('resumed', { connectionId, topics: Object.keys(since), replayed, recovered });
+      return routeResponse(recovered ? { type: 'subscribed', topics, positions, recovered } : { type: 'subscribed', topics, positions });
+    };
+
+    return async (connectionId, { topics, since }, context) => {
       const cap = config.maxSubscriptionsPerConnection;
       const connection = await getConnectionItem(ddb, tableName, connectionId);
       if (!connection) {
@@ -73,7 +94,7 @@ export function makeHandler(env: EnvMap) {
       };
       if (added.length === 0) {
         logger.info('subscribed', { connectionId, topics, added: 0 });
-        return routeResponse({ type: 'subscribed', topics });
+        return subscribed(connectionId, topics, since, context);
       }
       if (held.size + added.length > cap) return tooMany(held.size);
 
@@ -114,7 +135,7 @@ export function makeHandler(env: EnvMap) {
       // Topics another request added between our read and our write were reserved twice.
       await release(connectionId, added.length - written.changed.length);
       logger.info('subscribed', { connectionId, topics, added: written.changed.length });
-      return routeResponse({ type: 'subscribed', topics });
+      return subscribed(connectionId, topics, since, context);
     };
   });
 }

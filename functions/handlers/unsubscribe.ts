@@ -12,7 +12,7 @@ import { describeError } from '../lib/telemetry';
 import { makeTopicsRoute } from '../lib/topics-request';
 
 export function makeHandler(env: EnvMap) {
-  return makeTopicsRoute(env, 'unsubscribe', ({ ddb, tableName, logger }) => async (connectionId, topics) => {
+  return makeTopicsRoute(env, 'unsubscribe', ({ ddb, tableName, logger }) => async (connectionId, { topics }) => {
     const deleted = await deleteSubscriptionRows(ddb, tableName, connectionId, topics);
     try {
       // false: the connection is gone, or its item predates the count (the next subscribe counts its rows).

@@ -5,6 +5,7 @@
  * reuses them.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsSettings, Config, EnvMap } from './config';
@@ -37,6 +38,20 @@ export function makeDocumentClient(config: Config, timeouts: { connectionTimeout
     }),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** SQS (delivery jobs): the same explicit bounds as DynamoDB, for the same reason. */
+export function makeSqsClient(config: Config, timeouts: { connectionTimeoutMs: number; requestTimeoutMs: number } = DYNAMODB_TIMEOUTS): SQSClient {
+  return new SQSClient({
+    ...common(config.aws),
+    ...(config.aws.sqsEndpoint ? { endpoint: config.aws.sqsEndpoint } : {}),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: timeouts.connectionTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      socketTimeout: timeouts.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    }),
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
  * protocol/env.ts, defaults from protocol/limits.ts.
  */
 import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
+import { HISTORY_DEFAULTS } from '../../protocol/history';
 import { DEFAULTS, MAX_MESSAGE_BYTES } from '../../protocol/limits';
 import * as z from '../../protocol/zod';
 
@@ -20,9 +21,9 @@ function preprocess<O extends z.ZodMiniType>(fn: (value: unknown) => unknown, sc
   return z.pipe(z.transform(fn), schema);
 }
 
-function positiveInt(fallback: number, max = Number.MAX_SAFE_INTEGER) {
+function positiveInt(fallback: number, max = Number.MAX_SAFE_INTEGER, min = 1) {
   const digits = z.pipe(z.string().check(z.regex(/^\s*\d+\s*$/, 'must be a whole number')), z.transform(Number));
-  const bounded = z.int().check(z.minimum(1, 'must be at least 1'), z.maximum(max, `must be at most ${max}`));
+  const bounded = z.int().check(z.minimum(min, `must be at least ${min}`), z.maximum(max, `must be at most ${max}`));
   return preprocess(
     blankIsUnset,
     z.pipe(
@@ -49,6 +50,17 @@ const configSchema = z.object({
   [ENV.postBaseBackoffMs]: positiveInt(DEFAULTS.postBaseBackoffMs, 10_000),
   // Lambda's longest timeout is 15 minutes.
   [ENV.publishRetryBudgetMs]: positiveInt(DEFAULTS.publishRetryBudgetMs, 900_000),
+  [ENV.historyTableName]: optionalString,
+  // DynamoDB TTL takes at most 5 years; an hour is the default.
+  [ENV.historyRetentionSeconds]: positiveInt(HISTORY_DEFAULTS.retentionSeconds, 5 * 365 * 24 * 3600),
+  [ENV.historyMaxMessages]: positiveInt(HISTORY_DEFAULTS.maxMessages, 1_000_000),
+  [ENV.deliveryQueueUrl]: optionalUrl,
+  [ENV.deliveryDlqUrl]: optionalUrl,
+  [ENV.sliceThreshold]: positiveInt(DEFAULTS.sliceThreshold, 1_000_000, 0),
+  // A job's ids and its frame (≤ 128 KB) must fit an SQS message.
+  [ENV.sliceSize]: positiveInt(DEFAULTS.sliceSize, 20_000),
+  [ENV.deliveryMaxAttempts]: positiveInt(DEFAULTS.deliveryMaxAttempts, 50),
+  [ENV.rateBudget]: positiveInt(DEFAULTS.rateBudget, 1_000_000, 0),
   [ENV.serviceName]: optionalString,
   [ENV.metricsNamespace]: optionalString,
   [ENV.logLevel]: preprocess(
@@ -60,6 +72,7 @@ const configSchema = z.object({
   AWS_REGION: optionalString,
   AWS_ENDPOINT_URL: optionalUrl,
   AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+  AWS_ENDPOINT_URL_SQS: optionalUrl,
   AWS_ACCESS_KEY_ID: optionalString,
   AWS_SECRET_ACCESS_KEY: optionalString,
   AWS_SESSION_TOKEN: optionalString,
@@ -68,6 +81,7 @@ const configSchema = z.object({
 export interface AwsSettings {
   region?: string;
   dynamodbEndpoint?: string;
+  sqsEndpoint?: string;
   /** Explicit credentials when the env map carries them (local mode); else the SDK's default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
@@ -87,6 +101,16 @@ export interface Config {
   postBaseBackoffMs: number;
   /** Retry deadline for throttled posts when there is no Lambda context. */
   publishRetryBudgetMs: number;
+  /** Message history; absent: messages carry no seq (no continuity). */
+  history?: { tableName: string; retentionSeconds: number; maxMessages: number };
+  deliveryQueueUrl?: string;
+  deliveryDlqUrl?: string;
+  /** Subscribers publish delivers itself (0: every subscriber goes to slices). */
+  sliceThreshold: number;
+  sliceSize: number;
+  deliveryMaxAttempts: number;
+  /** Posts/s for the whole stack (0: no shared budget, only AIMD on 429s). */
+  rateBudget: number;
   serviceName: string;
   metricsNamespace: string;
   logLevel: LogLevelName;
@@ -122,6 +146,15 @@ export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config
     postMaxAttempts: e[ENV.postMaxAttempts],
     postBaseBackoffMs: e[ENV.postBaseBackoffMs],
     publishRetryBudgetMs: e[ENV.publishRetryBudgetMs],
+    history: e[ENV.historyTableName]
+      ? { tableName: e[ENV.historyTableName] as string, retentionSeconds: e[ENV.historyRetentionSeconds], maxMessages: e[ENV.historyMaxMessages] }
+      : undefined,
+    deliveryQueueUrl: e[ENV.deliveryQueueUrl],
+    deliveryDlqUrl: e[ENV.deliveryDlqUrl],
+    sliceThreshold: e[ENV.sliceThreshold],
+    sliceSize: e[ENV.sliceSize],
+    deliveryMaxAttempts: e[ENV.deliveryMaxAttempts],
+    rateBudget: e[ENV.rateBudget],
     serviceName: e[ENV.serviceName] ?? defaultServiceName,
     metricsNamespace: e[ENV.metricsNamespace] ?? METRICS_NAMESPACE,
     logLevel: e[ENV.logLevel] ?? 'INFO',
@@ -129,6 +162,7 @@ export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config
     aws: {
       region: e.AWS_REGION,
       dynamodbEndpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? e.AWS_ENDPOINT_URL,
+      sqsEndpoint: e.AWS_ENDPOINT_URL_SQS ?? e.AWS_ENDPOINT_URL,
       credentials: readCredentials(env),
     },
   };

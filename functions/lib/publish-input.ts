@@ -7,6 +7,7 @@
  */
 import { envelopeSchema, envelopeTopics, deliveredMessage, MAX_DATA_DEPTH, type PublishEnvelope } from '../../protocol/envelope';
 import { looksLikeRuleMessage } from '../../protocol/rule-message';
+import type { StreamPosition } from '../../protocol/history';
 import { envelopeFromRuleMessage } from './rule-message';
 import { describeIssues, describeJsonError, nestsDeeperThan } from './untrusted';
 
@@ -21,10 +22,11 @@ export interface PublishInput {
   ruleMessages?: boolean;
 }
 
-export interface Frame {
-  topic: string;
-  bytes: Uint8Array;
-}
+/**
+ * The largest place in a stream a frame may carry: its size is checked with it, so a message
+ * accepted now is never refused later for the digits of its seq.
+ */
+const LARGEST_POSITION: StreamPosition = { seq: Number.MAX_SAFE_INTEGER, epoch: 'x'.repeat(16) };
 
 export interface PublishLimits {
   maxTopicLength: number;
@@ -36,9 +38,16 @@ export interface PublishLimits {
   maxSubscriptionsPerConnection: number;
 }
 
-export type Prepared =
-  | { ok: true; id: string; topics: string[]; frames: Frame[]; envelope: PublishEnvelope }
-  | { ok: false; id: string; reason: string };
+export interface PreparedMessage {
+  ok: true;
+  id: string;
+  topics: string[];
+  envelope: PublishEnvelope;
+  /** The frame subscribers of `topic` receive, at `position` in its stream (none without history). */
+  frameFor(topic: string, position?: StreamPosition): string;
+}
+
+export type Prepared = PreparedMessage | { ok: false; id: string; reason: string };
 
 /** Epoch milliseconds (as SQS gives SentTimestamp) or an ISO string → ISO-8601, else undefined. */
 export function toIsoTime(value: string | number | undefined): string | undefined {
@@ -56,7 +65,7 @@ function envelopeSchemaFor(maxTopicLength: number) {
   return schema;
 }
 
-export function prepareFrames(input: PublishInput, limits: PublishLimits): Prepared {
+export function prepareMessage(input: PublishInput, limits: PublishLimits): Prepared {
   let payload = input.payload;
   if (typeof payload === 'string') {
     try {
@@ -89,18 +98,12 @@ export function prepareFrames(input: PublishInput, limits: PublishLimits): Prepa
   if (nestsDeeperThan(envelope.data, MAX_DATA_DEPTH)) return { ok: false, id, reason: `data nests deeper than ${MAX_DATA_DEPTH} levels of arrays and objects` };
 
   const publishedAt = input.publishedAt ?? new Date().toISOString();
-  const encoder = new TextEncoder();
-  const frames: Frame[] = [];
+  const frameFor = (topic: string, position?: StreamPosition) => JSON.stringify(deliveredMessage(topic, id, envelope.data, publishedAt, position));
   for (const topic of topics) {
-    const bytes = encoder.encode(JSON.stringify(deliveredMessage(topic, id, envelope.data, publishedAt)));
-    if (bytes.byteLength > limits.maxFrameBytes) {
-      return {
-        ok: false,
-        id,
-        reason: `payload too large: the message delivered on "${topic}" would be ${bytes.byteLength} bytes; the limit is ${limits.maxFrameBytes}`,
-      };
+    const bytes = Buffer.byteLength(frameFor(topic, LARGEST_POSITION));
+    if (bytes > limits.maxFrameBytes) {
+      return { ok: false, id, reason: `payload too large: the message delivered on "${topic}" would be ${bytes} bytes; the limit is ${limits.maxFrameBytes}` };
     }
-    frames.push({ topic, bytes });
   }
-  return { ok: true, id, topics, frames, envelope };
+  return { ok: true, id, topics, envelope, frameFor };
 }

@@ -27,11 +27,12 @@ export async function answerOrInternal(
   runtime: Runtime,
   keys: Record<string, unknown>,
   work: () => Promise<RouteResponse>,
+  topics?: string[],
 ): Promise<RouteResponse> {
   try {
     return await work();
   } catch (error) {
     runtime.logger.error('request failed', { ...keys, error: describeError(error) });
-    return routeResponse(errorReply('INTERNAL', 'the server could not complete this request; it is safe to retry'));
+    return routeResponse(errorReply('INTERNAL', 'the server could not complete this request; it is safe to retry', topics));
   }
 }

@@ -8,9 +8,16 @@ import { errorReply, topicSchema, topicsRequestSchema, type ErrorReply, type Top
 import type { EnvMap } from './config';
 import { parseClientFrame, routeResponse, type MessageEvent, type RouteResponse } from './replies';
 import { answerOrInternal, makeRuntime, type Runtime } from './runtime';
-import { describeIssues } from './untrusted';
+import type { Since } from './history/replay';
+import { describeIssues, preview } from './untrusted';
 
-export type TopicsRequestResult = { ok: true; topics: string[] } | { ok: false; reply: ErrorReply };
+/** A valid request: its distinct topics, and (subscribe) where to resume some of them from. */
+export interface ValidTopicsRequest {
+  topics: string[];
+  since?: Record<string, Since>;
+}
+
+export type TopicsRequestResult = ({ ok: true } & ValidTopicsRequest) | { ok: false; reply: ErrorReply };
 
 export function parseTopicsRequest(
   event: MessageEvent,
@@ -27,6 +34,12 @@ export function parseTopicsRequest(
     return { ok: false, reply: errorReply('BAD_REQUEST', `this route handles "${action}", not "${parsed.data.action}"`) };
   }
   const topics = [...new Set(parsed.data.topics)];
+  const since = parsed.data.since;
+  if (since !== undefined) {
+    if (action !== 'subscribe') return { ok: false, reply: errorReply('BAD_REQUEST', `"since" belongs to subscribe requests, not ${action}`) };
+    const stray = Object.keys(since).filter((t) => !topics.includes(t));
+    if (stray.length > 0) return { ok: false, reply: errorReply('BAD_REQUEST', `"since" names ${stray.length} topic(s) the request does not subscribe to (first: ${preview(stray[0])})`) };
+  }
 
   const schema = topicSchema(limits.maxTopicLength);
   const invalid: string[] = [];
@@ -50,7 +63,7 @@ export function parseTopicsRequest(
       ),
     };
   }
-  return { ok: true, topics };
+  return since === undefined ? { ok: true, topics } : { ok: true, topics, since };
 }
 
 /**
@@ -60,7 +73,7 @@ export function parseTopicsRequest(
 export function makeTopicsRoute(
   env: EnvMap,
   action: TopicsRequest['action'],
-  build: (runtime: Runtime) => (connectionId: string, topics: string[]) => Promise<RouteResponse>,
+  build: (runtime: Runtime) => (connectionId: string, request: ValidTopicsRequest, context: unknown) => Promise<RouteResponse>,
 ): (event: MessageEvent, context?: Context | unknown) => Promise<RouteResponse> {
   const runtime = makeRuntime(env, `realtime-${action}`);
   const work = build(runtime);
@@ -72,6 +85,8 @@ export function makeTopicsRoute(
       runtime.logger.info(`${action} refused`, { connectionId, code: request.reply.code, reason: request.reply.message });
       return routeResponse(request.reply);
     }
-    return answerOrInternal(runtime, { connectionId, topics: request.topics }, () => work(connectionId, request.topics));
+    const valid: ValidTopicsRequest = request.since ? { topics: request.topics, since: request.since } : { topics: request.topics };
+    // An INTERNAL answer names the request's topics, so a client can tell which request it answers.
+    return answerOrInternal(runtime, { connectionId, topics: request.topics }, () => work(connectionId, valid, context), request.topics);
   };
 }
