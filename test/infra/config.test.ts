@@ -87,6 +87,14 @@ describe('infra: stack configuration', function () {
       maximumConcurrency: 4,
       maxReceiveCount: 3,
       oldestMessageAlarmSeconds: 120,
+      rateBudget: 2000,
+      sliceThreshold: 300,
+      sliceSize: 250,
+      deliveryMaxAttempts: 3,
+      deliveryBatchSize: 2,
+      deliveryMaximumConcurrency: 40,
+      historyRetentionSeconds: 600,
+      historyMaxMessages: 50,
     };
     let base: ProgramRun;
     let changed: ProgramRun;
@@ -97,7 +105,7 @@ describe('infra: stack configuration', function () {
 
     const stage = (r: ProgramRun) => r.ofType('aws:apigatewayv2/stage:Stage')[0].inputs;
     const queue = (r: ProgramRun) => r.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').inputs;
-    const mapping = (r: ProgramRun) => r.ofType('aws:lambda/eventSourceMapping:EventSourceMapping')[0].inputs;
+    const mapping = (r: ProgramRun, name = 'realtime-pipeline-source') => r.named('aws:lambda/eventSourceMapping:EventSourceMapping', name).inputs;
     const env = async (r: ProgramRun, handler: string) => (await functionParts(r, handler)).fn.inputs.environment.variables as Record<string, string>;
 
     it('sets the stage name, throttling and log levels', () => {
@@ -151,19 +159,46 @@ describe('infra: stack configuration', function () {
         [ENV.logLevel]: 'DEBUG',
       });
       expect(await env(changed, 'subscribe')).to.deep.include({ [ENV.maxSubscriptionsPerConnection]: '20', [ENV.maxTopicLength]: '64' });
-      const tableName = base.ofType('aws:dynamodb/table:Table')[0].state.name;
+      const tableName = base.named('aws:dynamodb/table:Table', 'realtime-connections-table').state.name;
       for (const route of LAMBDA_ROUTES) {
         const vars = await env(base, route.handler);
         expect(vars[ENV.tableName], route.handler).to.equal(route.handler === 'default' ? undefined : tableName);
-        expect(vars[ENV.managementEndpoint], `${route.handler} replies through route responses`).to.equal(undefined);
+        // Only subscribe posts (a resume's replay); the others reply through route responses.
+        expect(vars[ENV.managementEndpoint], route.handler).to.equal(route.handler === 'subscribe' ? `https://${API_ID}.execute-api.${REGION}.amazonaws.com/prod` : undefined);
       }
+    });
+
+    it('passes the delivery and history settings to the functions that use them, and to no other', async () => {
+      const history = changed.named('aws:dynamodb/table:Table', 'realtime-history-table').state.name;
+      const delivery = changed.named('aws:sqs/queue:Queue', 'realtime-delivery-queue').state.url;
+      const deliveryDlq = changed.named('aws:sqs/queue:Queue', 'realtime-delivery-dlq').state.url;
+      const jobs = { [ENV.deliveryQueueUrl]: delivery, [ENV.deliveryDlqUrl]: deliveryDlq, [ENV.sliceSize]: '250', [ENV.deliveryMaxAttempts]: '3', [ENV.rateBudget]: '2000' };
+      const historyEnv = { [ENV.historyTableName]: history, [ENV.historyRetentionSeconds]: '600', [ENV.historyMaxMessages]: '50' };
+      expect(await env(changed, 'publish')).to.deep.include({ ...jobs, ...historyEnv, [ENV.sliceThreshold]: '300' });
+      expect(await env(changed, 'deliver')).to.deep.include({ ...jobs, [ENV.publishConcurrency]: '16', [ENV.postMaxAttempts]: '2' });
+      expect(await env(changed, 'subscribe')).to.deep.include(historyEnv);
+      for (const handler of ['connect', 'disconnect', 'unsubscribe', 'default']) {
+        const vars = await env(changed, handler);
+        for (const name of [...Object.keys(jobs), ...Object.keys(historyEnv)]) expect(vars[name], `${handler} ${name}`).to.equal(undefined);
+      }
+      expect((await env(base, 'publish'))[ENV.rateBudget]).to.equal('5000');
+    });
+
+    it('sizes the delivery function like publish, and feeds it from the delivery queue in batches, up to its concurrency', async () => {
+      const { fn } = await functionParts(changed, 'deliver');
+      expect([fn.inputs.memorySize, fn.inputs.timeout]).to.deep.equal([2048, 30]);
+      expect(mapping(changed, 'realtime-delivery-source')).to.deep.include({ batchSize: 2, scalingConfig: { maximumConcurrency: 40 } });
+      expect(mapping(base, 'realtime-delivery-source')).to.deep.include({ batchSize: 5, scalingConfig: { maximumConcurrency: 20 } });
+      const delivery = (r: ProgramRun) => r.named('aws:sqs/queue:Queue', 'realtime-delivery-queue').inputs;
+      expect([delivery(base).visibilityTimeoutSeconds, delivery(changed).visibilityTimeoutSeconds]).to.deep.equal([6 * 60, 6 * 30]);
+      expect(JSON.parse(delivery(changed).redrivePolicy).maxReceiveCount).to.equal(3);
     });
 
     it('sets batching, concurrency, redrive and the visibility timeout of the queue', () => {
       expect(mapping(changed)).to.deep.include({ batchSize: 50, maximumBatchingWindowInSeconds: 2, scalingConfig: { maximumConcurrency: 4 } });
       expect(JSON.parse(queue(changed).redrivePolicy).maxReceiveCount).to.equal(3);
       expect([queue(base).visibilityTimeoutSeconds, queue(changed).visibilityTimeoutSeconds]).to.deep.equal([6 * 60, 6 * 30 + 2]);
-      const age = (r: ProgramRun) => r.ofType('aws:cloudwatch/metricAlarm:MetricAlarm').find((a) => a.inputs.metricName === 'ApproximateAgeOfOldestMessage')?.inputs.threshold;
+      const age = (r: ProgramRun) => r.named('aws:cloudwatch/metricAlarm:MetricAlarm', 'realtime-pipeline-age-alarm').inputs.threshold;
       expect([age(base), age(changed)]).to.deep.equal([300, 120]);
     });
   });

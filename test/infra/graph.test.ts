@@ -10,6 +10,8 @@ import { API_ID, REGION, runProgram, type ProgramRun } from './harness';
 const COMPONENTS = {
   root: 'realtime:components:RealtimePubSub',
   table: 'realtime:components:ConnectionsTable',
+  history: 'realtime:components:HistoryTable',
+  delivery: 'realtime:components:DeliveryPipeline',
   api: 'realtime:components:WebSocketApi',
   pipeline: 'realtime:components:PublishPipeline',
   fn: 'realtime:components:LambdaFunction',
@@ -26,7 +28,7 @@ describe('infra: resource graph (default config)', function () {
   it('creates each kind of resource the expected number of times', () => {
     const count = (type: string) => run.ofType(type).length;
     const twoWay = LAMBDA_ROUTES.filter((r) => r.twoWay).length;
-    const functions = LAMBDA_ROUTES.length + 1; // + publish; no authorizer with auth off
+    const functions = LAMBDA_ROUTES.length + 2; // + publish, deliver; no authorizer with auth off
     expect({
       table: count('aws:dynamodb/table:Table'),
       api: count('aws:apigatewayv2/api:Api'),
@@ -54,7 +56,7 @@ describe('infra: resource graph (default config)', function () {
       apiGatewayAccount: count('aws:apigateway/account:Account'),
       domains: count('aws:apigatewayv2/domainName:DomainName'),
     }).to.deep.equal({
-      table: 1,
+      table: 2,
       api: 1,
       routes: LAMBDA_ROUTES.length + MOCK_ROUTES.length,
       integrations: LAMBDA_ROUTES.length + MOCK_ROUTES.length,
@@ -70,10 +72,11 @@ describe('infra: resource graph (default config)', function () {
       inlinePolicies: functions + 1,
       managedPolicyAttachments: 0,
       logGroups: functions + 2,
-      queues: 2,
-      queuePolicies: 2,
-      eventSourceMappings: 1,
-      alarms: 2,
+      // publish queue and DLQ, delivery queue and DLQ
+      queues: 4,
+      queuePolicies: 4,
+      eventSourceMappings: 2,
+      alarms: 4,
       eventRules: 0,
       apiGatewayAccount: 1,
       domains: 0,
@@ -99,18 +102,20 @@ describe('infra: resource graph (default config)', function () {
       expect(name, `${name} is named from the stack's component`).to.match(/^realtime-/);
       byType.set(type, [...(byType.get(type) ?? []), parent as string]);
     }
-    expect(byType.get('aws:dynamodb/table:Table')).to.deep.equal([COMPONENTS.table]);
+    expect(new Set(byType.get('aws:dynamodb/table:Table'))).to.deep.equal(new Set([COMPONENTS.table, COMPONENTS.history]));
     expect(new Set(byType.get('aws:lambda/function:Function'))).to.deep.equal(new Set([COMPONENTS.fn]));
     expect(new Set(byType.get('aws:apigatewayv2/route:Route'))).to.deep.equal(new Set([COMPONENTS.api]));
-    expect(new Set(byType.get('aws:sqs/queue:Queue'))).to.deep.equal(new Set([COMPONENTS.pipeline]));
-    expect(new Set(byType.get(COMPONENTS.fn))).to.deep.equal(new Set([COMPONENTS.api, COMPONENTS.pipeline]));
+    expect(new Set(byType.get('aws:sqs/queue:Queue'))).to.deep.equal(new Set([COMPONENTS.pipeline, COMPONENTS.delivery]));
+    expect(new Set(byType.get(COMPONENTS.fn))).to.deep.equal(new Set([COMPONENTS.api, COMPONENTS.pipeline, COMPONENTS.delivery]));
     expect(run.urns.length).to.equal(run.resources.length);
   });
 
   it('exports exactly the stack outputs of protocol/outputs.ts, shaped as documented', () => {
     expect(Object.keys(run.outputs).sort()).to.deep.equal([...STACK_OUTPUT_KEYS].sort());
-    const table = run.ofType('aws:dynamodb/table:Table')[0];
-    const [queue, dlq] = ['realtime-pipeline-queue', 'realtime-pipeline-dlq'].map((n) => run.named('aws:sqs/queue:Queue', n));
+    const [table, history] = ['realtime-connections-table', 'realtime-history-table'].map((n) => run.named('aws:dynamodb/table:Table', n));
+    const [queue, dlq, delivery, deliveryDlq] = ['realtime-pipeline-queue', 'realtime-pipeline-dlq', 'realtime-delivery-queue', 'realtime-delivery-dlq'].map((n) =>
+      run.named('aws:sqs/queue:Queue', n),
+    );
     expect(run.outputs).to.deep.equal({
       websocketUrl: `wss://${API_ID}.execute-api.${REGION}.amazonaws.com/prod`,
       managementEndpoint: `https://${API_ID}.execute-api.${REGION}.amazonaws.com/prod`,
@@ -119,6 +124,9 @@ describe('infra: resource graph (default config)', function () {
       dlqUrl: dlq.state.url,
       eventBusName: 'default',
       tableName: table.state.name,
+      historyTableName: history.state.name,
+      deliveryQueueUrl: delivery.state.url,
+      deliveryDlqUrl: deliveryDlq.state.url,
     });
   });
 

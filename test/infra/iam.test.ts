@@ -25,12 +25,21 @@ describe('infra: least-privilege IAM', function () {
   this.timeout(120_000);
   let run: ProgramRun;
   let tableArn: string;
+  let historyArn: string;
   let queueArn: string;
+  let deliveryArn: string;
+  let deliveryDlqArn: string;
   before(async () => {
     run = await runProgram();
-    tableArn = run.ofType('aws:dynamodb/table:Table')[0].state.arn;
+    tableArn = run.named('aws:dynamodb/table:Table', 'realtime-connections-table').state.arn;
+    historyArn = run.named('aws:dynamodb/table:Table', 'realtime-history-table').state.arn;
     queueArn = run.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').state.arn;
+    deliveryArn = run.named('aws:sqs/queue:Queue', 'realtime-delivery-queue').state.arn;
+    deliveryDlqArn = run.named('aws:sqs/queue:Queue', 'realtime-delivery-dlq').state.arn;
   });
+  const postToStage = () => `execute-api:ManageConnections on arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/prod/POST/@connections/*`;
+  const consume = (arn: string) => ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueAttributes', 'ReceiveMessage'].map((a) => `sqs:${a} on ${arn}`);
+  const sendJobs = () => [`sqs:SendMessage on ${deliveryDlqArn}`, `sqs:SendMessage on ${deliveryArn}`];
 
   /** The grants of the handler's policy, with its own log-group grant checked and removed. */
   async function grantsBesidesLogs(r: ProgramRun, handler: string): Promise<string[]> {
@@ -45,11 +54,17 @@ describe('infra: least-privilege IAM', function () {
     connect: () => [`dynamodb:PutItem on ${tableArn}`],
     disconnect: () => [`dynamodb:BatchWriteItem on ${tableArn}`, `dynamodb:Query on ${tableArn}`],
     subscribe: () => [
+      `dynamodb:BatchWriteItem on ${tableArn}`,
       `dynamodb:DeleteItem on ${tableArn}`,
       `dynamodb:GetItem on ${tableArn}`,
       `dynamodb:PutItem on ${tableArn}`,
       `dynamodb:Query on ${tableArn}`,
       `dynamodb:UpdateItem on ${tableArn}`,
+      // positions and replays (functions/lib/history/replay.ts)
+      `dynamodb:GetItem on ${historyArn}`,
+      `dynamodb:Query on ${historyArn}`,
+      `dynamodb:UpdateItem on ${historyArn}`,
+      postToStage(),
     ],
     unsubscribe: () => [`dynamodb:DeleteItem on ${tableArn}`, `dynamodb:UpdateItem on ${tableArn}`],
     default: () => [],
@@ -57,11 +72,22 @@ describe('infra: least-privilege IAM', function () {
       `dynamodb:BatchWriteItem on ${tableArn}`,
       `dynamodb:Query on ${tableArn}`,
       `dynamodb:Query on ${tableArn}/index/byTopic`,
-      `execute-api:ManageConnections on arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/prod/POST/@connections/*`,
-      `sqs:ChangeMessageVisibility on ${queueArn}`,
-      `sqs:DeleteMessage on ${queueArn}`,
-      `sqs:GetQueueAttributes on ${queueArn}`,
-      `sqs:ReceiveMessage on ${queueArn}`,
+      `dynamodb:UpdateItem on ${tableArn}`,
+      `dynamodb:DeleteItem on ${historyArn}`,
+      `dynamodb:GetItem on ${historyArn}`,
+      `dynamodb:PutItem on ${historyArn}`,
+      `dynamodb:UpdateItem on ${historyArn}`,
+      postToStage(),
+      ...consume(queueArn),
+      ...sendJobs(),
+    ],
+    deliver: () => [
+      `dynamodb:BatchWriteItem on ${tableArn}`,
+      `dynamodb:Query on ${tableArn}`,
+      `dynamodb:UpdateItem on ${tableArn}`,
+      postToStage(),
+      ...consume(deliveryArn),
+      ...sendJobs(),
     ],
   };
 
@@ -92,12 +118,15 @@ describe('infra: least-privilege IAM', function () {
     }
   });
 
-  it('scopes ManageConnections to POST on this API and stage', async () => {
-    const { policy } = await functionParts(run, 'publish');
-    const manage = statementsOf(policy.inputs.policy).filter((s) => asList(s.Action).includes('execute-api:ManageConnections'));
-    expect(manage.flatMap((s) => asList(s.Resource))).to.deep.equal([`arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/prod/POST/@connections/*`]);
-    for (const arn of manage.flatMap((s) => asList(s.Resource))) {
-      expect(arn).to.match(/^arn:aws:execute-api:[a-z0-9-]+:\d{12}:[a-z0-9]+\/[A-Za-z0-9_-]+\/POST\/@connections\/\*$/);
+  it('scopes ManageConnections to POST on this API and stage, for the functions that post and no other', async () => {
+    for (const handler of ['publish', 'deliver', 'subscribe']) {
+      const { policy } = await functionParts(run, handler);
+      const manage = statementsOf(policy.inputs.policy).filter((s) => asList(s.Action).includes('execute-api:ManageConnections'));
+      expect(manage.flatMap((s) => asList(s.Resource)), handler).to.deep.equal([`arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/prod/POST/@connections/*`]);
+    }
+    for (const handler of ['connect', 'disconnect', 'unsubscribe', 'default']) {
+      const { policy } = await functionParts(run, handler);
+      expect(JSON.stringify(policy.inputs.policy), handler).to.not.include('execute-api');
     }
   });
 
@@ -155,6 +184,7 @@ describe('infra: least-privilege IAM', function () {
       GetParameterCommand: 'ssm:GetParameter',
       GetSecretValueCommand: 'secretsmanager:GetSecretValue',
       SendMessageCommand: 'sqs:SendMessage',
+      SendMessageBatchCommand: 'sqs:SendMessage',
       PutEventsCommand: 'events:PutEvents',
     };
 

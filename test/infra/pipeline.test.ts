@@ -114,7 +114,7 @@ describe('infra: publish pipeline', function () {
 
   it('feeds the publish function from the queue with partial batch responses and a concurrency cap', async () => {
     const { fn } = await functionParts(run, 'publish');
-    const [mapping] = run.ofType('aws:lambda/eventSourceMapping:EventSourceMapping');
+    const mapping = run.named('aws:lambda/eventSourceMapping:EventSourceMapping', 'realtime-pipeline-source');
     expect(mapping.inputs).to.deep.equal({
       eventSourceArn: queue.state.arn,
       functionName: fn.state.arn,
@@ -126,7 +126,7 @@ describe('infra: publish pipeline', function () {
   });
 
   it('alarms when anything reaches the DLQ and when messages grow old, notifying the alarm topic', () => {
-    const alarms = run.ofType('aws:cloudwatch/metricAlarm:MetricAlarm');
+    const alarms = run.ofType('aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.name.startsWith('realtime-pipeline-'));
     const pick = ({ namespace, metricName, dimensions, statistic, threshold, comparisonOperator, alarmActions, okActions }: Record<string, unknown>) => ({
       namespace,
       metricName,
