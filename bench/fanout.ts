@@ -117,6 +117,8 @@ export interface FanoutResults {
   /** The rate limit asked for, and the one used (lower when this machine cannot reach the first). */
   throttleRequestedPerSecond: number;
   throttlePerSecond: number;
+  /** Seconds of traffic at the limit one throttled publish makes. */
+  throttleSeconds: number;
   /** The best median deliveries/s of ours (the shipped path) at the largest fan-out, unthrottled. */
   peakPerSecond: number;
   maxReceives: number;
@@ -335,6 +337,7 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
       repeats: settings.repeats,
       throttleRequestedPerSecond: requested,
       throttlePerSecond: perSecond,
+      throttleSeconds: settings.throttle.seconds,
       peakPerSecond: peak,
       maxReceives,
       articleSocketLimit,

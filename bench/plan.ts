@@ -82,7 +82,9 @@ export function scalePlan(plan: BenchPlan, scale: number): BenchPlan {
   };
 }
 
-/** `--quick`: a smoke run in well under a minute. */
+/** `--quick`: a smoke run (a minute or two, mostly the bundles). */
 export function quickPlan(): BenchPlan {
-  return { ...scalePlan(FULL_PLAN, 0.02), concurrencies: [32, 64], initRuns: 2, runDeadlineMs: 30_000 };
+  const plan = scalePlan(FULL_PLAN, 0.02);
+  // Two repeats and two seconds of throttled traffic still exercise every path, in a fraction of the time.
+  return { ...plan, concurrencies: [32, 64], repeats: 2, throttle: { ...plan.throttle, seconds: 2 }, initRuns: 2, runDeadlineMs: 30_000 };
 }

@@ -284,7 +284,7 @@ export function renderResults(results: BenchResults): string {
         : `The benchmark asks for ${formatInt(f.throttleRequestedPerSecond)} posts/s, but this machine delivers at most ${formatInt(f.peakPerSecond)} posts/s unthrottled (median), ` +
           `so that limit would never bite; it is lowered to half the peak. `) +
         `The gateway answers 429 LimitExceededException beyond its token bucket (burst = one second's worth) and still adds ${f.latencyMs} ms per call; ` +
-        `one publish addresses ${formatInt(f.throttle[0]?.subscribers ?? NaN)} subscribers, about ten seconds of traffic at the limit. ` +
+        `one publish addresses ${formatInt(f.throttle[0]?.subscribers ?? NaN)} subscribers, about ${f.throttleSeconds.toLocaleString('en-US')} seconds of traffic at the limit. ` +
         `Each variant ran ${f.repeats} times, taking turns; medians, with min–max where the runs differ. ` +
         'A subscriber counts as delivered if its message arrived at least once; extra copies are counted as duplicates (clients drop them by message id). ' +
         `A failed SQS record comes back after the queue's visibility timeout and, after ${f.maxReceives} receives, goes to the DLQ; each receive fans out to every subscriber again.`,

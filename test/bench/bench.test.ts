@@ -57,7 +57,7 @@ describe('bench: helpers', () => {
     expect(FULL_PLAN.concurrencies).to.include(FULL_PLAN.systemConcurrency);
     const quick = quickPlan();
     expect(Math.max(...quick.sizes)).to.be.at.most(400);
-    expect(quick.repeats).to.equal(FULL_PLAN.repeats);
+    expect(quick.repeats).to.be.at.least(2);
   });
 
   it('scales every count of the plan and keeps the published topic inside the table', () => {
@@ -102,6 +102,7 @@ describe('bench: helpers', () => {
     repeats: 3,
     throttleRequestedPerSecond: 2000,
     throttlePerSecond: 2000,
+    throttleSeconds: 10,
     peakPerSecond: 5000,
     maxReceives: 5,
     articleSocketLimit: 50,
