@@ -205,10 +205,19 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
     const systemBusy = side.busy();
     const started = wallClockMs();
     const failed = (answer: string): Published => ({ answer, sentAt: started, cpuUs: NaN, publisherBusy: NaN });
+    let overran = false;
     const out = await Promise.race([
       publish(id).catch((error: unknown) => failed(`threw: ${(error as Error).message}`)),
-      sleep(settings.runDeadlineMs).then(() => failed(`still running after ${settings.runDeadlineMs} ms`)),
+      sleep(settings.runDeadlineMs).then(() => {
+        overran = true;
+        return failed(`still running after ${settings.runDeadlineMs} ms`);
+      }),
     ]);
+    if (overran) {
+      // A publisher still posting would share the CPU with the next runs and spoil them.
+      progress(`  ${label}: still running at the deadline; restarting the publisher process`);
+      await publishers.restart();
+    }
     const result = await side.wait(id, out.sentAt, quietMs, settings.runDeadlineMs);
     const run = {
       result,

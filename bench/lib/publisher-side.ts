@@ -35,13 +35,24 @@ export interface PublisherSide {
   publish(request: PublishRequest): Promise<PublishRun>;
   /** Sockets the article's SDK client allows (read from its agent after its first call). */
   articleSocketLimit(): Promise<number | undefined>;
+  /**
+   * Replaces the process with a fresh one: after a run overran its deadline, so that it cannot
+   * go on posting (and spending CPU) during the next run. Its pending call rejects.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** tsx's CommonJS hook runs the TypeScript entry; --expose-gc lets each run start on a collected heap. */
 const EXEC_ARGV = ['--require', 'tsx/cjs', '--expose-gc'];
 
-export async function startPublisherSide(target: PublisherTarget): Promise<PublisherSide> {
+/** One started publisher process: calls, and a stop that waits for its exit. */
+interface PublisherProcess {
+  call<T>(op: PublisherRequest['op'], ...args: unknown[]): Promise<T>;
+  stop(): Promise<void>;
+}
+
+async function spawnPublisherProcess(target: PublisherTarget): Promise<PublisherProcess> {
   const child: ChildProcess = fork(path.join(__dirname, 'publisher-process.ts'), [], {
     execArgv: EXEC_ARGV,
     // Only the results go to the benchmark's stdout: whatever the child prints goes to stderr.
@@ -102,9 +113,18 @@ export async function startPublisherSide(target: PublisherTarget): Promise<Publi
     await stop();
     throw error;
   }
+  return { call, stop };
+}
+
+export async function startPublisherSide(target: PublisherTarget): Promise<PublisherSide> {
+  let current = await spawnPublisherProcess(target);
   return {
-    publish: (request) => call('publish', request),
-    articleSocketLimit: () => call('articleSocketLimit'),
-    stop,
+    publish: (request) => current.call('publish', request),
+    articleSocketLimit: () => current.call('articleSocketLimit'),
+    restart: async () => {
+      await current.stop();
+      current = await spawnPublisherProcess(target);
+    },
+    stop: () => current.stop(),
   };
 }

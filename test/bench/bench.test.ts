@@ -4,11 +4,12 @@
  */
 import { expect } from 'chai';
 import { runBundles } from '../../bench/bundles';
-import { publisherTarget, runFanout, type FanoutResults, type FanoutRow, type Run } from '../../bench/fanout';
+import { fanoutTopic, publisherTarget, runFanout, type FanoutResults, type FanoutRow, type Run } from '../../bench/fanout';
 import { startAwsSide, type AwsSide } from '../../bench/lib/aws-side';
 import { markdownTable } from '../../bench/lib/format';
 import { machineInfo } from '../../bench/lib/machine';
 import { silentProgress } from '../../bench/lib/progress';
+import { startPublisherSide } from '../../bench/lib/publisher-side';
 import { makePublishers } from '../../bench/lib/publishers';
 import { ReceiptLog } from '../../bench/lib/receipts';
 import { percentile, spread } from '../../bench/lib/stats';
@@ -268,6 +269,28 @@ describe('bench: smoke runs at tiny sizes', function () {
       expect(error?.message).to.equal('lean path not available yet');
     } finally {
       publishers.destroy();
+    }
+  });
+
+  it('restarting the publisher process cuts off the run in flight, and the fresh process publishes', async () => {
+    const aws = side as AwsSide;
+    const publishers = await startPublisherSide(publisherTarget(aws.outputs));
+    try {
+      // Every post now takes 5 s: the first publish is certainly still in flight when the process is replaced.
+      await aws.setFaults({ latencyMs: 5_000 });
+      const cutOff = publishers.publish({ approach: 'article', retries: true, topic: fanoutTopic(10), id: 'cut-off' }).then(
+        () => 'finished',
+        (e: Error) => e.message,
+      );
+      await publishers.restart();
+      expect(await cutOff).to.match(/publisher process exited/);
+      await aws.setFaults({});
+      const run = await publishers.publish({ approach: 'article', retries: true, topic: fanoutTopic(10), id: 'after-restart' });
+      expect(run.answer).to.equal('HTTP 200');
+      expect(run.cpuUserUs + run.cpuSystemUs).to.be.greaterThan(0);
+    } finally {
+      await aws.setFaults({});
+      await publishers.stop();
     }
   });
 
