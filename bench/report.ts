@@ -12,6 +12,8 @@ export interface BenchResults {
   date: string;
   command: string;
   durationMs: number;
+  /** 1, 5 and 15-minute load averages when the run ended. */
+  loadAverageAtEnd?: number[];
   fanout?: FanoutResults;
   readCost?: ReadCostRow[];
   bundles?: BundleRow[];
@@ -239,6 +241,8 @@ export function suggestedConcurrency(results: FanoutResults, tolerance = 0.1): {
   return { concurrency: Math.min(...good), subscribers: largest, best };
 }
 
+const loads = (averages: readonly number[] | undefined) => (averages ?? []).map((n) => formatNumber(n, 1)).join(' / ') || '—';
+
 export function renderResults(results: BenchResults): string {
   const m = results.machine;
   const out: string[] = [
@@ -248,6 +252,9 @@ export function renderResults(results: BenchResults): string {
     '',
     `- Machine: ${m.cpuModel}, ${m.cores} cores, ${formatNumber(m.memoryGiB, 1)} GiB memory, ${m.os}`,
     `- Node.js ${m.node}`,
+    `- Load average (1/5/15 min) at the start: ${loads(m.loadAverage)}` +
+      (results.loadAverageAtEnd ? `; at the end: ${loads(results.loadAverageAtEnd)}` : '') +
+      ` (${m.cores} cores: a load above that means the run shared its CPUs with other work, which slows every approach and inflates CPU time per delivery)`,
     '- Three parts: the local system (gateway, dynalite, SQS + poller) and the subscribers run in a worker thread; the publishers in a child process of their own; the main thread only orchestrates. ' +
       'So the publishers and the local AWS side each have roughly one core, as a Lambda does not share its CPU with API Gateway.',
   ];

@@ -10,6 +10,7 @@
  *   npm run bench -- --only read,bundles --out /tmp/results.md
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ENV } from '../protocol/env';
@@ -48,6 +49,7 @@ export async function runBench(plan: BenchPlan, command: string, progress: Progr
     results.bundles = await runBundles({ repoRoot: REPO_ROOT, outDir: path.join(REPO_ROOT, 'bench', 'out', 'bundles'), initRuns: plan.initRuns, progress });
   }
   results.durationMs = Date.now() - started;
+  results.loadAverageAtEnd = os.loadavg();
   return results;
 }
 

@@ -328,6 +328,7 @@ describe('bench: smoke runs at tiny sizes', function () {
       }
       expect(markdown).to.contain('`npm run bench -- --quick`');
       expect(markdown).to.contain(`Node.js ${process.version}`);
+      expect(markdown).to.match(/- Load average \(1\/5\/15 min\) at the start: \d+\.\d \/ \d+\.\d \/ \d+\.\d \(/);
       expect(markdown).to.match(/\| 20 \| ours, SDK path \| 16 \| 20\/20 \|/);
       expect(markdown).to.contain('is lowered to half the peak');
       expect(markdown).to.contain('- Deliveries/s, ours / article: SDK path **');
