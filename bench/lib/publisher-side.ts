@@ -43,8 +43,8 @@ export interface PublisherSide {
   stop(): Promise<void>;
 }
 
-/** tsx's CommonJS hook runs the TypeScript entry; --expose-gc lets each run start on a collected heap. */
-const EXEC_ARGV = ['--require', 'tsx/cjs', '--expose-gc'];
+/** tsx's CommonJS hook runs the TypeScript entry. */
+const EXEC_ARGV = ['--require', 'tsx/cjs'];
 
 /** One started publisher process: calls, and a stop that waits for its exit. */
 interface PublisherProcess {
