@@ -1,46 +1,53 @@
 /**
- * Fan-out speed and loss under throttling, in local mode: one publish to N subscribers whose
- * deliveries all go through the gateway's management API over HTTP (virtual connections, so
- * tens of thousands of subscribers cost no sockets), with latency injected on every call.
+ * Fan-out speed, CPU per delivery and loss under throttling, in local mode: one publish to N
+ * subscribers whose deliveries all go through the gateway's management API over HTTP (virtual
+ * connections, so tens of thousands of subscribers cost no sockets), with latency injected on
+ * every call.
+ *
+ * Three sides: the local system and the subscribers in a worker thread (lib/aws-side.ts); the
+ * publishers in a child process of their own (lib/publisher-side.ts), whose CPU time per run is
+ * the publisher's alone; this thread only orchestrates.
  *
  * Approaches, run side by side against the same gateway and table:
- *   ours       the publish handler (makeHandler) invoked in this thread with an SQS event, at
- *              several PUBLISH_CONCURRENCY values;
+ *   ours       the publish handler (makeHandler) invoked with an SQS event, per post path
+ *              ('sdk' today; 'lean' once branch h11-lean is merged) and PUBLISH_CONCURRENCY;
  *   ours-sqs   the full path: SendMessage to the local queue, the poller invokes the system's
- *              publish function (in the local system's thread);
+ *              publish function (in the local system's thread, so its CPU is not separable);
  *   article    baselines/article.ts: Scan + FilterExpression, unbounded Promise.all, no retry;
- *   sequential baselines/sequential.ts: one post after another (extrapolated past a cap).
- * Latency per subscriber = its first receipt − the moment the publish was sent.
+ *   sequential baselines/sequential.ts: one post after another (sampled, extrapolated).
+ * Every cell is measured `repeats` times, the approaches of a size alternating (ABCABC), so a
+ * change in the machine's load hits all of them alike. Latency per subscriber = its first
+ * receipt − the moment the publisher started.
  */
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { makeHandler as makePublishHandler } from '../functions/handlers/publish';
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/constants';
-import { lambdaContext, type GatewayStats } from '../local/gateway';
-import { ENV } from '../protocol/env';
-import { deliveredMessage } from '../protocol/envelope';
+import { PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/constants';
+import type { GatewayStats } from '../local/gateway';
 import type { StackOutputs } from '../protocol/outputs';
-import { makeArticlePublisher, type ArticlePublisher, type BaselineTarget } from './baselines/article';
-import { makeSequentialPublisher } from './baselines/sequential';
+import { SDK_DEFAULT_MAX_SOCKETS, type BaselineTarget } from './baselines/article';
 import type { AwsSide } from './lib/aws-side';
 import { dynamoClient } from './lib/local-dynamo';
 import type { Progress } from './lib/progress';
+import { startPublisherSide, type PublishRun } from './lib/publisher-side';
+import { envelope, type PostPath, type PublishRequest, type PublisherTarget } from './lib/publishers';
 import type { DeliverySummary } from './lib/receipts';
 import { putItems, subscriptionItem } from './lib/rows';
-import { sqsEventOf } from './lib/sqs-event';
 import { queueDepth, queueDrained } from './lib/sqs-queue';
-import { wallClockMs } from './lib/stats';
+import { spread, wallClockMs } from './lib/stats';
 
 export interface FanoutSettings {
   /** Subscriber counts, e.g. 1,000 / 5,000 / 20,000. */
   sizes: readonly number[];
-  /** PUBLISH_CONCURRENCY values to run our handler at. */
+  /** PUBLISH_CONCURRENCY values to run our handler at (the system's own is always added). */
   concurrencies: readonly number[];
-  /** The concurrency the system's own publish function runs with (the SQS path). */
+  /** How our handler posts: each path runs at every concurrency. */
+  postPaths: readonly PostPath[];
+  /** The concurrency the system's own publish function runs with (the SQS path, the comparisons). */
   systemConcurrency: number;
   /** Added to every management API call. */
   latencyMs: number;
+  /** Measurements per cell (≥ 1; the benchmark uses 3). */
+  repeats: number;
   /** The sequential loop posts at most this many times; larger fan-outs are extrapolated. */
   sequentialMaxPosts: number;
   /** The full SQS path runs for sizes up to this (its handler shares the local system's thread). */
@@ -53,56 +60,76 @@ export interface FanoutSettings {
   throttle: { perSecond: number; seconds: number; maxReceives: number };
   /** Longest wait for one run's deliveries. */
   runDeadlineMs: number;
+  /** How long without a receipt ends an incomplete run, counted from the publisher's end (default 500 ms). */
+  quietMs?: number;
   progress: Progress;
 }
 
 export type Approach = 'ours' | 'ours-sqs' | 'article' | 'sequential';
 
-export interface Measured {
+/** One measurement of one cell. */
+export interface Run {
   result: DeliverySummary;
   /** What the publisher itself answered (status code, failed records). */
   answer: string;
-  /** Share of the run this thread (the publishers) and the local system's thread were busy. */
+  /** The publisher process's CPU time (user + system) during the run, in µs; NaN when not separable (via SQS). */
+  cpuUs: number;
+  /** cpuUs ÷ deliveries. */
+  cpuPerDeliveryUs: number;
+  /** Event-loop utilisation during the run: the publisher's thread, and the local system's. */
   publisherBusy: number;
   systemBusy: number;
 }
 
-export interface FanoutRow extends Measured {
+export interface FanoutRow {
   subscribers: number;
   approach: Approach;
+  /** Ours only: how the handler posts. */
+  postPath?: PostPath;
   /** Posts allowed in flight; 'unbounded' for the article's Promise.all. */
   concurrency: number | 'unbounded';
-  /** concurrency / latency, in posts per second (undefined when unbounded). */
+  /** The most posts/s the approach can make at this latency: concurrency (or the article's sockets) / latency. */
   boundPerSecond?: number;
   /** Extrapolated from a smaller run instead of measured (the sequential loop on large N). */
   estimated: boolean;
+  /** One per repeat, in the order measured. */
+  runs: Run[];
 }
 
-export interface ThrottleRow extends Measured {
-  approach: Approach;
-  variant: string;
-  subscribers: number;
+export interface ThrottleRun extends Run {
   /** POST calls the gateway received, and how many it answered 429. */
   posts: number;
   throttled: number;
+}
+
+export interface ThrottleRow {
+  approach: Approach;
+  variant: string;
+  subscribers: number;
+  runs: ThrottleRun[];
 }
 
 export interface FanoutResults {
   rows: FanoutRow[];
   throttle: ThrottleRow[];
   latencyMs: number;
+  repeats: number;
   /** The rate limit asked for, and the one used (lower when this machine cannot reach the first). */
   throttleRequestedPerSecond: number;
   throttlePerSecond: number;
-  /** Our best deliveries/s at the largest fan-out, unthrottled. */
+  /** Seconds of traffic at the limit one throttled publish makes. */
+  throttleSeconds: number;
+  /** The best median deliveries/s of ours (the shipped path) at the largest fan-out, unthrottled. */
   peakPerSecond: number;
   maxReceives: number;
-  /** The SDK's default sockets per client, which silently bounds the article's "unbounded" fan-out. */
+  /** Sockets the article's SDK client allows, read from its agent ('agent') or the documented default. */
   articleSocketLimit: number;
+  articleSocketLimitSource: 'agent' | 'default';
+  /** The post path the publish function ships with: the throttling runs and the suggestion use it. */
+  shippedPostPath: PostPath;
+  /** Where the ratios are taken: the largest fan-out, ours at the system's concurrency. */
+  comparison: { subscribers: number; concurrency: number };
 }
-
-/** @smithy/node-http-handler's default `maxSockets` for a client built without a request handler. */
-export const SDK_DEFAULT_MAX_SOCKETS = 50;
 
 export function fanoutTopic(subscribers: number): string {
   return `bench/fanout-${subscribers}`;
@@ -112,39 +139,48 @@ const WARM_UP_SUBSCRIBERS = 100;
 const WARM_UP_TOPIC = 'bench/warm-up';
 const THROTTLE_TOPIC = 'bench/throttled';
 
-interface Publisher {
-  /** Publishes message `id`; resolves with what the publisher answered. */
-  send(id: string): Promise<string>;
-  /** How long without a receipt ends an incomplete run. */
-  quietMs?: number;
-  /** Runs after the receipts are in; its answer replaces send's. */
-  finish?(): Promise<string>;
-}
-
-/** Stands in for the visibility timeout between two receives of a failed record. */
-const RETRY_PAUSE_MS = 1000;
-
-/** A run ends this long after its last receipt when not every subscriber got the message. */
+/** A run ends this long after the publisher finished when not every subscriber got the message. */
 const QUIET_MS = 500;
 
+/** What a publisher reports about one run, before the receipts are counted. */
+interface Published {
+  answer: string;
+  sentAt: number;
+  cpuUs: number;
+  publisherBusy: number;
+  sample?: PublishRun['sample'];
+}
+
+/** Publishes message `id`; resolves once the publisher is done. Marked when it runs inside the local system (via SQS). */
+type Publish = ((id: string) => Promise<Published>) & { inLocalSystem?: true };
+
+/** One cell of a size's rotation: what its row is, and how to measure it once. */
+interface Cell {
+  row: Omit<FanoutRow, 'runs'>;
+  label: string;
+  publish: Publish;
+  /** Posts the run makes (fewer than the size for the sequential sample). */
+  expected: number;
+}
+
 export async function runFanout(side: AwsSide, settings: FanoutSettings): Promise<FanoutResults> {
+  if (!Number.isInteger(settings.repeats) || settings.repeats < 1) throw new Error(`repeats must be a whole number >= 1, got ${settings.repeats}`);
   const { outputs } = side;
   const { progress, latencyMs } = settings;
-  const target = baselineTarget(outputs);
-  const largest = Math.max(...settings.sizes);
+  const quietMs = settings.quietMs ?? QUIET_MS;
+  const target = publisherTarget(outputs);
+  const sizes = [...settings.sizes].sort((a, b) => a - b);
+  const largest = sizes[sizes.length - 1];
+  const concurrencies = [...new Set([...settings.concurrencies, settings.systemConcurrency])].sort((a, b) => a - b);
+  // The throttling runs use the path the publish function ships with: the lean one once merged.
+  const shippedPostPath: PostPath = settings.postPaths.includes('lean') ? 'lean' : 'sdk';
   progress(`fan-out: connecting ${largest.toLocaleString('en-US')} virtual subscribers through $connect`);
   const ids = await side.connect(largest);
-  await seedSubscriptions(target, [...settings.sizes.map((n) => ({ topic: fanoutTopic(n), ids: ids.slice(0, n) })), { topic: WARM_UP_TOPIC, ids: ids.slice(0, WARM_UP_SUBSCRIBERS) }], progress);
+  const warmUpSubscribers = Math.min(WARM_UP_SUBSCRIBERS, largest);
+  await seedSubscriptions(target, [...sizes.map((n) => ({ topic: fanoutTopic(n), ids: ids.slice(0, n) })), { topic: WARM_UP_TOPIC, ids: ids.slice(0, warmUpSubscribers) }], progress);
 
-  const ours = new Map<number, ReturnType<typeof makePublishHandler>>();
-  const oursAt = (c: number) => {
-    let handler = ours.get(c);
-    if (!handler) ours.set(c, (handler = makePublishHandler(publishEnv(outputs, c))));
-    return handler;
-  };
-  const article = makeArticlePublisher({ ...target, paginate: true });
-  const articleNoRetry = makeArticlePublisher({ ...target, paginate: true, maxAttempts: 1 });
-  const sequential = makeSequentialPublisher(target);
+  progress('fan-out: starting the publisher process');
+  const publishers = await startPublisherSide(target);
   const sqs = new SQSClient({ region: target.region, credentials: target.credentials, endpoint: requiredOutput(outputs, 'sqsEndpoint') });
   let runNumber = 0;
 
@@ -152,199 +188,210 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
   async function quiesce(): Promise<void> {
     let last = (await side.stats()).posts;
     for (let still = 0; still < 3; ) {
-      await sleep(100);
+      await sleep(50);
       const now = (await side.stats()).posts;
       still = now === last ? still + 1 : 0;
       last = now;
     }
   }
 
-  /** One measured publish: start the clock, let the publisher send, wait for the receipts. */
-  async function measure(subscribers: number, label: string, publisher: Publisher): Promise<Measured> {
+  /**
+   * One measured publish: let the publisher run to its end (every post answered), then count
+   * the receipts. The quiet window starts only then, so a slow first receipt (SQS's poller, a
+   * long latency) cannot end a run early: the gateway hands a frame to the subscriber before it
+   * answers the post, so by then every delivery made is already counted.
+   */
+  async function measure(expected: number, label: string, publish: Publish): Promise<Run & { sample?: Published['sample'] }> {
     await quiesce();
     const id = `bench-${++runNumber}-${randomUUID()}`;
-    await side.expect(id, subscribers);
-    const publisherStart = performance.eventLoopUtilization();
+    await side.expect(id, expected);
     const systemBusy = side.busy();
-    const sentAt = wallClockMs();
-    let answer = await Promise.race([
-      publisher.send(id).catch((error: unknown) => `threw: ${(error as Error).message}`),
-      sleep(settings.runDeadlineMs).then(() => `still running after ${settings.runDeadlineMs} ms`),
+    const started = wallClockMs();
+    const failed = (answer: string): Published => ({ answer, sentAt: started, cpuUs: NaN, publisherBusy: NaN });
+    let overran = false;
+    const out = await Promise.race([
+      publish(id).catch((error: unknown) => failed(`threw: ${(error as Error).message}`)),
+      sleep(settings.runDeadlineMs).then(() => {
+        overran = true;
+        return failed(`still running after ${settings.runDeadlineMs} ms`);
+      }),
     ]);
-    const result = await side.wait(id, sentAt, publisher.quietMs ?? QUIET_MS, settings.runDeadlineMs);
-    const busy = { publisherBusy: performance.eventLoopUtilization(publisherStart).utilization, systemBusy: systemBusy() };
-    if (publisher.finish) answer = await publisher.finish();
-    progress(`  ${label}: ${result.delivered}/${subscribers} delivered in ${Math.round(result.durationMs)} ms`);
-    return { result, answer, ...busy };
+    if (overran && !publish.inLocalSystem) {
+      // A publisher still posting would share the CPU with the next runs and spoil them.
+      progress(`  ${label}: still running at the deadline; restarting the publisher process`);
+      await publishers.restart();
+    }
+    const result = await side.wait(id, out.sentAt, quietMs, settings.runDeadlineMs);
+    const run = {
+      result,
+      answer: out.answer,
+      cpuUs: out.cpuUs,
+      cpuPerDeliveryUs: result.delivered > 0 ? out.cpuUs / result.delivered : NaN,
+      publisherBusy: out.publisherBusy,
+      systemBusy: systemBusy(),
+      sample: out.sample,
+    };
+    progress(`  ${label}: ${result.delivered}/${expected} delivered in ${Math.round(result.durationMs)} ms` + (Number.isFinite(run.cpuPerDeliveryUs) ? `, ${Math.round(run.cpuPerDeliveryUs)} µs CPU per delivery` : ''));
+    return run;
   }
 
-  const envelope = (topic: string, id: string) => JSON.stringify({ topic, id, data: benchData(id) });
-  /** Our handler, as SQS would invoke it: up to `receives` times until the record succeeds. */
-  const invokeOurs = (c: number, topic: string, receives = 1): Publisher => ({
-    send: async (id) => {
-      for (let receive = 1; ; receive++) {
-        const response = await oursAt(c)(sqsEventOf(envelope(topic, id), outputs.queueArn, target.region, receive), benchContext());
-        const failed = 'batchItemFailures' in response && response.batchItemFailures.length > 0;
-        if (!failed) return receive === 1 ? 'record succeeded' : `record succeeded on receive ${receive}`;
-        if (receive >= receives) return receives === 1 ? 'record reported failed (SQS retries it)' : `record failed ${receive} receives (to the DLQ)`;
-        // SQS hands the record back after the visibility timeout (minutes on AWS); a second here
-        // refills the gateway's token bucket just as well.
-        await sleep(RETRY_PAUSE_MS);
-      }
-    },
-  });
-  const viaQueue = (topic: string): Publisher => {
-    let deadLettersBefore = 0;
-    return {
-      send: async (id) => {
-        deadLettersBefore = await queueDepth(sqs, outputs.dlqUrl);
-        await sqs.send(new SendMessageCommand({ QueueUrl: outputs.queueUrl, MessageBody: envelope(topic, id) }));
-        return 'sent';
-      },
-      finish: async () => {
-        if (!(await queueDrained(sqs, outputs.queueUrl, settings.runDeadlineMs))) return 'record still in the queue at the deadline';
-        return (await queueDepth(sqs, outputs.dlqUrl)) > deadLettersBefore ? 'record moved to the DLQ' : 'record succeeded';
-      },
+  const inProcess =
+    (request: (id: string) => PublishRequest) =>
+    async (id: string): Promise<Published> => {
+      const out = await publishers.publish(request(id));
+      return { answer: out.answer, sentAt: out.sentAt, cpuUs: out.cpuUserUs + out.cpuSystemUs, publisherBusy: out.busy, sample: out.sample };
     };
-  };
-  const viaArticle = (publisher: ArticlePublisher, topic: string): Publisher => ({
-    send: async (id) => {
-      const answer = await publisher.publish(topic, frameFor(topic, id));
-      await publisher.settled();
-      return `HTTP ${answer.statusCode}`;
-    },
-  });
+  const ours = (postPath: PostPath, concurrency: number, topic: string, receives = 1) => inProcess((id) => ({ approach: 'ours', postPath, concurrency, topic, id, receives }));
+  const article = (topic: string, retries = true) => inProcess((id) => ({ approach: 'article', retries, topic, id }));
+  /** The real path: SendMessage, then the record's end (deleted after success, or moved to the DLQ). */
+  const viaQueue = (topic: string): Publish =>
+    Object.assign(async (id: string): Promise<Published> => {
+      const deadLettersBefore = await queueDepth(sqs, outputs.dlqUrl);
+      const sentAt = wallClockMs();
+      await sqs.send(new SendMessageCommand({ QueueUrl: outputs.queueUrl, MessageBody: envelope(topic, id) }));
+      if (!(await queueDrained(sqs, outputs.queueUrl, settings.runDeadlineMs))) {
+        // Or the record comes back after its visibility timeout and fans out again during later runs.
+        await sqs.send(new PurgeQueueCommand({ QueueUrl: outputs.queueUrl }));
+        return { answer: 'record still in the queue at the deadline (purged)', sentAt, cpuUs: NaN, publisherBusy: NaN };
+      }
+      const answer = (await queueDepth(sqs, outputs.dlqUrl)) > deadLettersBefore ? 'record moved to the DLQ' : 'record succeeded';
+      return { answer, sentAt, cpuUs: NaN, publisherBusy: NaN };
+    }, { inLocalSystem: true as const });
 
+  const bound = (inFlight: number) => inFlight / (latencyMs / 1000);
   const rows: FanoutRow[] = [];
   const throttleRows: ThrottleRow[] = [];
-  const bound = (c: number) => c / (latencyMs / 1000);
   try {
     await side.setFaults({ latencyMs });
-    progress(`fan-out: warming up on ${WARM_UP_SUBSCRIBERS} subscribers (not measured)`);
-    for (const c of new Set([...settings.concurrencies, settings.systemConcurrency])) await measure(WARM_UP_SUBSCRIBERS, `warm-up ours c=${c}`, invokeOurs(c, WARM_UP_TOPIC));
-    await measure(WARM_UP_SUBSCRIBERS, 'warm-up ours via SQS', viaQueue(WARM_UP_TOPIC));
-    await measure(WARM_UP_SUBSCRIBERS, 'warm-up article', viaArticle(article, WARM_UP_TOPIC));
-    await measure(WARM_UP_SUBSCRIBERS, 'warm-up article without retries', viaArticle(articleNoRetry, WARM_UP_TOPIC));
+    progress(`fan-out: warming up on ${warmUpSubscribers} subscribers (not measured)`);
+    const warmUp = async (label: string, publish: Publish) => {
+      const run = await measure(warmUpSubscribers, `warm-up ${label}`, publish);
+      if (run.answer.startsWith('threw')) throw new Error(`warm-up ${label} failed: ${run.answer}`);
+    };
+    for (const postPath of settings.postPaths) for (const c of concurrencies) await warmUp(`ours ${postPath} c=${c}`, ours(postPath, c, WARM_UP_TOPIC));
+    await warmUp('ours via SQS', viaQueue(WARM_UP_TOPIC));
+    await warmUp('article', article(WARM_UP_TOPIC));
+    await warmUp('article without retries', article(WARM_UP_TOPIC, false));
+    const measuredSockets = await publishers.articleSocketLimit();
+    const articleSocketLimit = measuredSockets ?? SDK_DEFAULT_MAX_SOCKETS;
 
-    let sequentialSample: SequentialSample | undefined;
-    for (const n of settings.sizes) {
+    // The sequential loop is sampled in the first size's rotation; every size's row comes from those samples.
+    const sequentialPosts = Math.min(sizes[0], settings.sequentialMaxPosts);
+    const sequentialRuns: (Run & { sample?: Published['sample'] })[] = [];
+    for (const [i, n] of sizes.entries()) {
       const topic = fanoutTopic(n);
-      progress(`fan-out: ${n.toLocaleString('en-US')} subscribers, ${latencyMs} ms per management call`);
-      for (const c of settings.concurrencies) {
-        rows.push({ subscribers: n, approach: 'ours', concurrency: c, ...(await measure(n, `ours c=${c}`, invokeOurs(c, topic))), boundPerSecond: bound(c), estimated: false });
+      progress(`fan-out: ${n.toLocaleString('en-US')} subscribers, ${latencyMs} ms per management call, ${settings.repeats} repeats`);
+      const cells: Cell[] = [];
+      for (const postPath of settings.postPaths) {
+        for (const c of concurrencies) {
+          cells.push({ row: { subscribers: n, approach: 'ours', postPath, concurrency: c, boundPerSecond: bound(c), estimated: false }, label: `ours ${postPath} c=${c}`, publish: ours(postPath, c, topic), expected: n });
+        }
       }
       if (n <= settings.viaQueueMaxSubscribers) {
         const c = settings.systemConcurrency;
-        rows.push({ subscribers: n, approach: 'ours-sqs', concurrency: c, ...(await measure(n, `ours via SQS c=${c}`, viaQueue(topic))), boundPerSecond: bound(c), estimated: false });
+        cells.push({ row: { subscribers: n, approach: 'ours-sqs', concurrency: c, boundPerSecond: bound(c), estimated: false }, label: `ours via SQS c=${c}`, publish: viaQueue(topic), expected: n });
       }
-      rows.push({ subscribers: n, approach: 'article', concurrency: 'unbounded', ...(await measure(n, 'article', viaArticle(article, topic))), estimated: false });
-
-      if (!sequentialSample || n <= settings.sequentialMaxPosts) {
-        const posts = Math.min(n, settings.sequentialMaxPosts);
-        const measured = await measure(posts, `sequential (${posts} posts)`, {
-          send: async (id) => {
-            const out = await sequential.publish(topic, frameFor(topic, id), posts);
-            sequentialSample = { posts: out.posted, postingMs: out.postingMs, queryMs: out.queryMs };
-            return `${out.posted} posted, ${out.failed} failed`;
-          },
+      cells.push({ row: { subscribers: n, approach: 'article', concurrency: 'unbounded', boundPerSecond: bound(articleSocketLimit), estimated: false }, label: 'article', publish: article(topic), expected: n });
+      if (i === 0) {
+        const maxPosts = sequentialPosts;
+        cells.push({
+          row: { subscribers: n, approach: 'sequential', concurrency: 1, boundPerSecond: bound(1), estimated: false },
+          label: `sequential (${maxPosts} posts)`,
+          publish: inProcess((id) => ({ approach: 'sequential', topic, id, maxPosts })),
+          expected: maxPosts,
         });
-        if (posts === n) {
-          rows.push({ subscribers: n, approach: 'sequential', concurrency: 1, ...measured, boundPerSecond: bound(1), estimated: false });
-          continue;
-        }
       }
-      const sample = sequentialSample as SequentialSample;
-      rows.push({
-        subscribers: n,
-        approach: 'sequential',
-        concurrency: 1,
-        result: extrapolate(n, sample),
-        answer: `extrapolated from ${sample.posts} posts in ${Math.round(sample.postingMs)} ms`,
-        publisherBusy: NaN,
-        systemBusy: NaN,
-        boundPerSecond: bound(1),
-        estimated: true,
-      });
+      const runs: Run[][] = cells.map(() => []);
+      for (let r = 1; r <= settings.repeats; r++) {
+        for (const [k, cell] of cells.entries()) runs[k].push(await measure(cell.expected, `${cell.label} #${r}`, cell.publish));
+      }
+      for (const [k, cell] of cells.entries()) {
+        if (cell.row.approach === 'sequential') sequentialRuns.push(...runs[k]);
+        else rows.push({ ...cell.row, runs: runs[k] });
+      }
+      rows.push(
+        sequentialPosts === n
+          ? { subscribers: n, approach: 'sequential', concurrency: 1, boundPerSecond: bound(1), estimated: false, runs: sequentialRuns.map(({ sample: _, ...run }) => run) }
+          : { subscribers: n, approach: 'sequential', concurrency: 1, boundPerSecond: bound(1), estimated: true, runs: sequentialRuns.map((run) => extrapolate(n, run)) },
+      );
     }
 
     // Throttling: the limit must be one the publishers can exceed here, or nothing is throttled.
-    const peak = Math.max(...rows.filter((r) => r.approach === 'ours' && r.subscribers === largest).map((r) => r.result.deliveriesPerSecond));
+    const peak = Math.max(
+      ...rows.filter((r) => r.approach === 'ours' && r.postPath === shippedPostPath && r.subscribers === largest).map((r) => spread(r.runs.map((run) => run.result.deliveriesPerSecond)).median),
+    );
     const requested = settings.throttle.perSecond;
     const perSecond = peak >= 2 * requested ? requested : Math.max(10, Math.floor(peak / 2 / 10) * 10);
     const tn = Math.max(1, Math.min(largest, Math.round(perSecond * settings.throttle.seconds)));
     await seedSubscriptions(target, [{ topic: THROTTLE_TOPIC, ids: ids.slice(0, tn) }], progress);
     progress(`throttling: ${tn.toLocaleString('en-US')} subscribers, rate limit ${perSecond} posts/s (${requested} asked; our peak here ${Math.round(peak)}/s), ${latencyMs} ms per call`);
-    const throttled = async (approach: Approach, variant: string, publisher: Publisher) => {
-      await quiesce();
-      // setFaults starts a fresh, full token bucket: every run meets the same limit.
-      await side.setFaults({ latencyMs, rateLimit: { perSecond } });
-      const before = await side.stats();
-      const m = await measure(tn, `throttled ${approach}, ${variant}`, publisher);
-      await quiesce();
-      const delta = statsDelta(before, await side.stats());
-      throttleRows.push({ approach, variant, subscribers: tn, ...m, posts: delta.posts, throttled: delta.throttled });
-    };
     const c = settings.systemConcurrency;
     const { maxReceives } = settings.throttle;
-    await throttled('ours', `c=${c}, one invocation`, invokeOurs(c, THROTTLE_TOPIC));
-    await throttled('ours', `c=${c}, record retried as SQS would (up to ${maxReceives} receives, 1 s apart)`, invokeOurs(c, THROTTLE_TOPIC, maxReceives));
-    await throttled('article', 'SDK default retries (3 attempts)', viaArticle(article, THROTTLE_TOPIC));
-    await throttled('article', 'no retry at all (maxAttempts 1)', viaArticle(articleNoRetry, THROTTLE_TOPIC));
+    const variants: { approach: Approach; variant: string; publish: Publish }[] = [
+      { approach: 'ours', variant: `${shippedPostPath}, c=${c}, one invocation`, publish: ours(shippedPostPath, c, THROTTLE_TOPIC) },
+      { approach: 'ours', variant: `${shippedPostPath}, c=${c}, record retried as SQS would (up to ${maxReceives} receives, 1 s apart)`, publish: ours(shippedPostPath, c, THROTTLE_TOPIC, maxReceives) },
+      { approach: 'article', variant: 'SDK default retries (3 attempts)', publish: article(THROTTLE_TOPIC) },
+      { approach: 'article', variant: 'no retry at all (maxAttempts 1)', publish: article(THROTTLE_TOPIC, false) },
+    ];
+    for (const v of variants) throttleRows.push({ approach: v.approach, variant: v.variant, subscribers: tn, runs: [] });
+    for (let r = 1; r <= settings.repeats; r++) {
+      for (const [k, v] of variants.entries()) {
+        await quiesce();
+        // setFaults starts a fresh, full token bucket: every run meets the same limit.
+        await side.setFaults({ latencyMs, rateLimit: { perSecond } });
+        const before = await side.stats();
+        const { sample: _, ...run } = await measure(tn, `throttled ${v.approach}, ${v.variant} #${r}`, v.publish);
+        await quiesce();
+        throttleRows[k].runs.push({ ...run, ...statsDelta(before, await side.stats()) });
+      }
+    }
     return {
       rows,
       throttle: throttleRows,
       latencyMs,
+      repeats: settings.repeats,
       throttleRequestedPerSecond: requested,
       throttlePerSecond: perSecond,
+      throttleSeconds: settings.throttle.seconds,
       peakPerSecond: peak,
       maxReceives,
-      articleSocketLimit: SDK_DEFAULT_MAX_SOCKETS,
+      articleSocketLimit,
+      articleSocketLimitSource: measuredSockets === undefined ? 'default' : 'agent',
+      shippedPostPath,
+      comparison: { subscribers: largest, concurrency: settings.systemConcurrency },
     };
   } finally {
     await side.setFaults({});
-    article.destroy();
-    articleNoRetry.destroy();
-    sequential.destroy();
+    await publishers.stop();
     sqs.destroy();
   }
 }
 
-interface SequentialSample {
-  posts: number;
-  postingMs: number;
-  queryMs: number;
-}
-
-/** The k-th of n subscribers waits k posts: latencies spread evenly over the run. */
-function extrapolate(n: number, sample: SequentialSample): DeliverySummary {
+/** The k-th of n subscribers waits k posts: latencies spread evenly over the run. CPU per post carries over. */
+function extrapolate(n: number, run: Run & { sample?: Published['sample'] }): Run {
+  const sample = run.sample ?? { posts: 0, postingMs: NaN, queryMs: NaN };
   const perPost = sample.postingMs / Math.max(1, sample.posts);
   return {
-    expected: n,
-    delivered: n,
-    duplicates: 0,
-    durationMs: sample.queryMs + n * perPost,
-    deliveriesPerSecond: 1000 / perPost,
-    p50Ms: sample.queryMs + 0.5 * n * perPost,
-    p99Ms: sample.queryMs + 0.99 * n * perPost,
+    result: {
+      expected: n,
+      delivered: n,
+      duplicates: 0,
+      firstMs: sample.queryMs + perPost,
+      durationMs: sample.queryMs + n * perPost,
+      deliveriesPerSecond: 1000 / perPost,
+      p50Ms: sample.queryMs + 0.5 * n * perPost,
+      p99Ms: sample.queryMs + 0.99 * n * perPost,
+    },
+    answer: `extrapolated from ${sample.posts} posts in ${Math.round(sample.postingMs)} ms`,
+    cpuUs: run.cpuPerDeliveryUs * n,
+    cpuPerDeliveryUs: run.cpuPerDeliveryUs,
+    publisherBusy: NaN,
+    systemBusy: NaN,
   };
 }
 
 function statsDelta(before: GatewayStats, after: GatewayStats) {
   return { posts: after.posts - before.posts, throttled: after.throttled - before.throttled };
-}
-
-/** The payload every approach sends: small, and carrying the id the receivers count by. */
-function benchData(id: string) {
-  return { id, text: 'benchmark message', padding: 'x'.repeat(128) };
-}
-
-/** The frame a subscriber receives, built as the publish handler builds it. */
-export function frameFor(topic: string, id: string): string {
-  return JSON.stringify(deliveredMessage(topic, id, benchData(id), new Date().toISOString()));
-}
-
-function benchContext() {
-  return lambdaContext({ functionName: 'bench-publish', timeoutMs: 900_000, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
 }
 
 function requiredOutput(outputs: StackOutputs, key: 'sqsEndpoint' | 'dynamodbEndpoint'): string {
@@ -353,29 +400,14 @@ function requiredOutput(outputs: StackOutputs, key: 'sqsEndpoint' | 'dynamodbEnd
   return value;
 }
 
-export function baselineTarget(outputs: StackOutputs): BaselineTarget {
+export function publisherTarget(outputs: StackOutputs): PublisherTarget {
   return {
     tableName: outputs.tableName,
     dynamodbEndpoint: requiredOutput(outputs, 'dynamodbEndpoint'),
     managementEndpoint: outputs.managementEndpoint,
     region: outputs.region ?? LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-  };
-}
-
-/** The env map the publish handler gets in Lambda, pointed at the local system. */
-export function publishEnv(outputs: StackOutputs, concurrency: number): Record<string, string> {
-  const target = baselineTarget(outputs);
-  return {
-    [ENV.tableName]: target.tableName,
-    [ENV.managementEndpoint]: target.managementEndpoint,
-    [ENV.publishConcurrency]: String(concurrency),
-    [ENV.logLevel]: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    AWS_REGION: target.region,
-    AWS_ENDPOINT_URL_DYNAMODB: target.dynamodbEndpoint,
-    AWS_ACCESS_KEY_ID: target.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: target.credentials.secretAccessKey,
+    credentials: { ...LOCAL_CREDENTIALS },
+    queueArn: outputs.queueArn,
   };
 }
 

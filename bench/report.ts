@@ -1,8 +1,10 @@
 /** Turns benchmark results into the Markdown of bench/results.md (and stdout). */
 import { MAX_BUNDLE_BYTES } from '../components/bundle';
 import type { BundleRow, LoadTime } from './bundles';
-import type { FanoutResults, FanoutRow } from './fanout';
+import type { FanoutResults, FanoutRow, Run } from './fanout';
 import { formatBytes, formatInt, formatMs, formatNumber, formatPercent, markdownTable } from './lib/format';
+import { POST_PATHS, type PostPath } from './lib/publishers';
+import { spread, type Spread } from './lib/stats';
 import type { MachineInfo } from './lib/machine';
 import type { ReadCostRow } from './read-cost';
 
@@ -11,6 +13,8 @@ export interface BenchResults {
   date: string;
   command: string;
   durationMs: number;
+  /** 1, 5 and 15-minute load averages when the run ended. */
+  loadAverageAtEnd?: number[];
   fanout?: FanoutResults;
   readCost?: ReadCostRow[];
   bundles?: BundleRow[];
@@ -23,45 +27,158 @@ const APPROACH_LABEL: Record<FanoutRow['approach'], string> = {
   sequential: 'sequential loop',
 };
 
+const POST_PATH_LABEL: Record<PostPath, string> = { sdk: 'SDK path', lean: 'lean path' };
+
+function approachLabel(r: Pick<FanoutRow, 'approach' | 'postPath'>): string {
+  return r.approach === 'ours' && r.postPath ? `ours, ${POST_PATH_LABEL[r.postPath]}` : APPROACH_LABEL[r.approach];
+}
+
+/** The median of a per-run number, and its range when the runs differ: `1,234 (1,200–1,300)`. */
+function withRange(s: Spread, format: (n: number) => string): string {
+  if (s.n === 0) return '—';
+  const median = format(s.median);
+  if (s.n === 1 || format(s.min) === format(s.max)) return median;
+  return `${median} (${format(s.min)}–${format(s.max)})`;
+}
+
+const over = <R>(runs: readonly R[], value: (run: R) => number): Spread => spread(runs.map(value));
+
 export function fanoutTable(results: FanoutResults): string {
   const rows = results.rows.map((r) => {
+    const perSecond = over(r.runs, (run) => run.result.deliveriesPerSecond);
+    const worst = Math.min(...r.runs.map((run) => run.result.delivered));
     const bound = r.boundPerSecond;
+    const med = (value: (run: Run) => number) => over(r.runs, value).median;
     return [
       formatInt(r.subscribers),
-      APPROACH_LABEL[r.approach] + (r.estimated ? ' (est.)' : ''),
+      approachLabel(r) + (r.estimated ? ' (est.)' : ''),
       r.concurrency === 'unbounded' ? `unbounded (SDK: ${results.articleSocketLimit} sockets)` : String(r.concurrency),
-      `${formatInt(r.result.delivered)}/${formatInt(r.result.expected)}`,
-      formatMs(r.result.durationMs),
-      formatInt(r.result.deliveriesPerSecond),
-      formatMs(r.result.p50Ms),
-      formatMs(r.result.p99Ms),
-      bound === undefined ? '—' : formatInt(bound),
-      bound === undefined ? '—' : formatPercent(r.result.deliveriesPerSecond / bound),
-      r.estimated ? '—' : `${formatPercent(r.publisherBusy, 0)} / ${formatPercent(r.systemBusy, 0)}`,
+      `${formatInt(worst)}/${formatInt(r.runs[0]?.result.expected ?? NaN)}`,
+      formatMs(med((run) => run.result.firstMs)),
+      formatMs(med((run) => run.result.durationMs)),
+      withRange(perSecond, formatInt),
+      withRange(over(r.runs, (run) => run.cpuPerDeliveryUs), formatInt),
+      formatMs(med((run) => run.result.p50Ms)),
+      formatMs(med((run) => run.result.p99Ms)),
+      bound === undefined ? '—' : `${formatInt(bound)} (${formatPercent(perSecond.median / bound, 0)})`,
+      r.estimated ? '—' : `${formatPercent(med((run) => run.publisherBusy), 0)} / ${formatPercent(med((run) => run.systemBusy), 0)}`,
     ];
   });
   return markdownTable(
-    ['Subscribers', 'Approach', 'Concurrency', 'Delivered', 'Send → last receipt', 'Deliveries/s', 'p50', 'p99', 'Bound c/latency (/s)', 'Of bound', 'Busy: publishers / local AWS'],
+    [
+      'Subscribers',
+      'Approach',
+      'Concurrency',
+      'Delivered (worst run)',
+      'Send → first receipt',
+      'Send → last receipt',
+      'Deliveries/s (min–max)',
+      'CPU µs per delivery (min–max)',
+      'p50',
+      'p99',
+      'Bound /s (reached)',
+      'Busy: publisher / local AWS',
+    ],
     rows,
-    ['r', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['r', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 
+/** A ratio of two approaches' medians, with the range of the ratios taken repeat by repeat (adjacent runs). */
+export interface Ratio {
+  value: number;
+  numerator: number;
+  denominator: number;
+  perRepeat: Spread;
+}
+
+export interface FanoutComparison {
+  subscribers: number;
+  concurrency: number;
+  repeats: number;
+  /** CPU µs per delivery, lean ÷ SDK (undefined when a path was not measured). */
+  cpuLeanOverSdk?: Ratio;
+  /** Deliveries/s, ours ÷ the article's, per post path measured. */
+  oursOverArticle: Partial<Record<PostPath, Ratio>>;
+  /** CPU µs per delivery, ours ÷ the article's, per post path measured. */
+  cpuOursOverArticle: Partial<Record<PostPath, Ratio>>;
+}
+
+function ratio(a: FanoutRow | undefined, b: FanoutRow | undefined, value: (run: Run) => number): Ratio | undefined {
+  if (!a || !b) return undefined;
+  const numerator = over(a.runs, value).median;
+  const denominator = over(b.runs, value).median;
+  if (!Number.isFinite(numerator) || !Number.isFinite(denominator) || denominator === 0) return undefined;
+  const paired = a.runs.slice(0, b.runs.length).map((run, i) => value(run) / value(b.runs[i]));
+  return { value: numerator / denominator, numerator, denominator, perRepeat: spread(paired) };
+}
+
+/** The ratios the issue asks for, at the largest fan-out, ours at the system's concurrency. */
+export function fanoutComparison(results: FanoutResults): FanoutComparison {
+  const { subscribers, concurrency } = results.comparison;
+  const at = results.rows.filter((r) => r.subscribers === subscribers && !r.estimated);
+  const ours = (postPath: PostPath) => at.find((r) => r.approach === 'ours' && r.postPath === postPath && r.concurrency === concurrency);
+  const article = at.find((r) => r.approach === 'article');
+  const perSecond = (run: Run) => run.result.deliveriesPerSecond;
+  const cpu = (run: Run) => run.cpuPerDeliveryUs;
+  const oursOverArticle: FanoutComparison['oursOverArticle'] = {};
+  const cpuOursOverArticle: FanoutComparison['cpuOursOverArticle'] = {};
+  for (const postPath of POST_PATHS) {
+    const speed = ratio(ours(postPath), article, perSecond);
+    if (speed) oursOverArticle[postPath] = speed;
+    const cost = ratio(ours(postPath), article, cpu);
+    if (cost) cpuOursOverArticle[postPath] = cost;
+  }
+  return { subscribers, concurrency, repeats: results.repeats, cpuLeanOverSdk: ratio(ours('lean'), ours('sdk'), cpu), oursOverArticle, cpuOursOverArticle };
+}
+
+function ratioLines(results: FanoutResults): string[] {
+  const c = fanoutComparison(results);
+  const times = (r: Ratio) => `${formatNumber(r.value, 2)}×`;
+  const repeats = (r: Ratio) => (r.perRepeat.n > 1 ? `; repeat by repeat ${formatNumber(r.perRepeat.min, 2)}–${formatNumber(r.perRepeat.max, 2)}×` : '');
+  const paths = (ratios: Partial<Record<PostPath, Ratio>>, unit: string, digits: (n: number) => string) => {
+    const parts = POST_PATHS.flatMap((p) => {
+      const r = ratios[p];
+      return r ? [`${POST_PATH_LABEL[p]} **${times(r)}** (${digits(r.numerator)} / ${digits(r.denominator)} ${unit}${repeats(r)})`] : [];
+    });
+    return parts.length > 0 ? parts.join('; ') : 'not measured in this run';
+  };
+  const lean = c.cpuLeanOverSdk;
+  return [
+    `At ${formatInt(c.subscribers)} subscribers, ours at concurrency ${c.concurrency}, medians of ${c.repeats} repeats:`,
+    '',
+    `- CPU per delivery, lean / SDK: ` +
+      (lean ? `**${times(lean)}** (${formatInt(lean.numerator)} / ${formatInt(lean.denominator)} µs${repeats(lean)})` : 'not measured in this run (the lean post path is not wired into the benchmark yet)'),
+    `- Deliveries/s, ours / article: ${paths(c.oursOverArticle, 'per s', formatInt)}`,
+    `- CPU per delivery, ours / article: ${paths(c.cpuOursOverArticle, 'µs', formatInt)}`,
+  ];
+}
+
+/** Each distinct answer of a cell's runs, with how many runs gave it. */
+function answers(runs: readonly { answer: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const run of runs) counts.set(run.answer, (counts.get(run.answer) ?? 0) + 1);
+  return [...counts].map(([answer, n]) => (runs.length > 1 ? `${answer} ×${n}` : answer)).join('; ');
+}
+
 export function throttleTable(results: FanoutResults): string {
-  const rows = results.throttle.map((r) => [
-    APPROACH_LABEL[r.approach],
-    r.variant,
-    formatInt(r.subscribers),
-    formatPercent(r.result.delivered / r.result.expected),
-    formatPercent(1 - r.result.delivered / r.result.expected),
-    formatInt(r.result.duplicates),
-    formatMs(r.result.durationMs),
-    formatInt(r.posts),
-    formatInt(r.throttled),
-    r.answer,
-  ]);
+  const rows = results.throttle.map((r) => {
+    const delivered = over(r.runs, (run) => run.result.delivered / run.result.expected);
+    return [
+      APPROACH_LABEL[r.approach],
+      r.variant,
+      formatInt(r.subscribers),
+      withRange(delivered, (n) => formatPercent(n)),
+      formatPercent(1 - delivered.median),
+      withRange(over(r.runs, (run) => run.result.duplicates), formatInt),
+      formatMs(over(r.runs, (run) => run.result.durationMs).median),
+      withRange(over(r.runs, (run) => run.posts), formatInt),
+      withRange(over(r.runs, (run) => run.throttled), formatInt),
+      answers(r.runs),
+    ];
+  });
   return markdownTable(
-    ['Approach', 'Variant', 'Subscribers', 'Delivered', 'Lost', 'Duplicates', 'Send → last receipt', 'POSTs', '429s', 'Publisher answered'],
+    ['Approach', 'Variant', 'Subscribers', 'Delivered (min–max)', 'Lost', 'Duplicates', 'Send → last receipt', 'POSTs', '429s', 'Publisher answered'],
     rows,
     ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
@@ -110,20 +227,24 @@ export function bundlesTable(rows: readonly BundleRow[]): string {
 }
 
 /**
- * The concurrency the numbers favour: the smallest one whose throughput at the largest fan-out
- * is within `tolerance` of the best measured. More in flight than that buys nothing locally
- * and only pushes harder on API Gateway's account-wide request rate.
+ * The concurrency the numbers favour: the smallest one whose median throughput at the largest
+ * fan-out is within `tolerance` of the best measured, on the post path the function ships with,
+ * among cells whose every run delivered to everyone. More in flight than that buys nothing
+ * locally and only pushes harder on API Gateway's account-wide request rate.
  */
 export function suggestedConcurrency(results: FanoutResults, tolerance = 0.1): { concurrency: number; subscribers: number; best: number } | undefined {
-  const ours = results.rows.filter((r) => r.approach === 'ours' && typeof r.concurrency === 'number');
+  const ours = results.rows.filter((r) => r.approach === 'ours' && r.postPath === results.shippedPostPath && typeof r.concurrency === 'number');
   if (ours.length === 0) return undefined;
   const largest = Math.max(...ours.map((r) => r.subscribers));
-  const atLargest = ours.filter((r) => r.subscribers === largest && r.result.delivered === r.result.expected);
-  if (atLargest.length === 0) return undefined;
-  const best = Math.max(...atLargest.map((r) => r.result.deliveriesPerSecond));
-  const good = atLargest.filter((r) => r.result.deliveriesPerSecond >= (1 - tolerance) * best).map((r) => r.concurrency as number);
+  const complete = ours.filter((r) => r.subscribers === largest && r.runs.length > 0 && r.runs.every((run) => run.result.delivered === run.result.expected));
+  if (complete.length === 0) return undefined;
+  const rate = (r: FanoutRow) => over(r.runs, (run) => run.result.deliveriesPerSecond).median;
+  const best = Math.max(...complete.map(rate));
+  const good = complete.filter((r) => rate(r) >= (1 - tolerance) * best).map((r) => r.concurrency as number);
   return { concurrency: Math.min(...good), subscribers: largest, best };
 }
+
+const loads = (averages: readonly number[] | undefined) => (averages ?? []).map((n) => formatNumber(n, 1)).join(' / ') || '—';
 
 export function renderResults(results: BenchResults): string {
   const m = results.machine;
@@ -134,35 +255,47 @@ export function renderResults(results: BenchResults): string {
     '',
     `- Machine: ${m.cpuModel}, ${m.cores} cores, ${formatNumber(m.memoryGiB, 1)} GiB memory, ${m.os}`,
     `- Node.js ${m.node}`,
-    '- One process: the local system (gateway, dynalite, SQS + poller) and the subscribers run in a worker thread, the publishers in the main thread, so each side has roughly one core, as a Lambda does not share its CPU with API Gateway.',
+    `- Load average (1/5/15 min) at the start: ${loads(m.loadAverage)}` +
+      (results.loadAverageAtEnd ? `; at the end: ${loads(results.loadAverageAtEnd)}` : '') +
+      ` (${m.cores} cores: a load above that means the run shared its CPUs with other work, which slows every approach and inflates CPU time per delivery)`,
+    '- Three parts: the local system (gateway, dynalite, SQS + poller) and the subscribers run in a worker thread; the publishers in a child process of their own; the main thread only orchestrates. ' +
+      'So the publishers and the local AWS side each have roughly one core, as a Lambda does not share its CPU with API Gateway.',
   ];
   if (results.fanout) {
     const f = results.fanout;
     const pick = suggestedConcurrency(f);
+    const sockets = f.articleSocketLimitSource === 'agent' ? `${f.articleSocketLimit} sockets per host (read from its client's agent)` : `${f.articleSocketLimit} sockets per host (the SDK's documented default)`;
     out.push(
       '',
       '## Fan-out: one publish to N subscribers',
       '',
       `Every delivery is a PostToConnection over HTTP to the local gateway, which adds ${f.latencyMs} ms to every management API call. ` +
         'Subscribers are virtual connections (no sockets). Latency per subscriber = its receipt time − the time the publish was sent ' +
-        '(for "via SQS": before SendMessage; otherwise: when the publish function was invoked). ' +
-        'Busy = share of the run each thread\'s event loop was working (publishers: this thread; local AWS: the gateway, dynalite, SQS and, for "via SQS", the publish handler). ' +
-        `"Unbounded" Promise.all is in fact capped by the SDK's default HTTP agent at ${f.articleSocketLimit} sockets per client.`,
+        '(for "via SQS": before SendMessage; otherwise: when the publisher was invoked). ' +
+        `Each cell was measured ${f.repeats} times, the approaches of a size taking turns (ABCABC…); durations, latencies and busy shares are medians, the ranges are min–max over the repeats. ` +
+        'CPU per delivery = the publisher process\'s CPU time (user + system, every thread: JavaScript, garbage collection, libuv) during the run ÷ deliveries; it includes finding the subscribers (Query or Scan). ' +
+        'It is "—" for "via SQS", whose handler runs inside the local system. ' +
+        'Busy = share of the run each side\'s event loop was working (not CPU: it shows saturation; local AWS: the gateway, dynalite, SQS and, for "via SQS", the publish handler). ' +
+        `The bound is the posts/s that can be in flight ÷ latency: concurrency ÷ ${f.latencyMs} ms for ours; for the article's "unbounded" Promise.all, its SDK client's default HTTP agent: ${sockets}. ` +
+        'The sequential loop is sampled and extrapolated (est.).',
       '',
       fanoutTable(f),
       '',
+      ...ratioLines(f),
+      '',
       pick
-        ? `Suggested default PUBLISH_CONCURRENCY: **${pick.concurrency}** — the smallest value within 10 % of the best throughput (${formatInt(pick.best)} deliveries/s) at ${formatInt(pick.subscribers)} subscribers.`
+        ? `Suggested default PUBLISH_CONCURRENCY: **${pick.concurrency}** — the smallest value within 10 % of the best median throughput (${formatInt(pick.best)} deliveries/s) at ${formatInt(pick.subscribers)} subscribers, ${POST_PATH_LABEL[f.shippedPostPath]}.`
         : 'No suggestion: no complete run of ours at the largest fan-out.',
       '',
       `## Under throttling: management API limited to ${formatInt(f.throttlePerSecond)} posts/s`,
       '',
       (f.throttlePerSecond === f.throttleRequestedPerSecond
         ? ''
-        : `The benchmark asks for ${formatInt(f.throttleRequestedPerSecond)} posts/s, but this machine delivers at most ${formatInt(f.peakPerSecond)} posts/s unthrottled, ` +
+        : `The benchmark asks for ${formatInt(f.throttleRequestedPerSecond)} posts/s, but this machine delivers at most ${formatInt(f.peakPerSecond)} posts/s unthrottled (median), ` +
           `so that limit would never bite; it is lowered to half the peak. `) +
         `The gateway answers 429 LimitExceededException beyond its token bucket (burst = one second's worth) and still adds ${f.latencyMs} ms per call; ` +
-        `one publish addresses ${formatInt(f.throttle[0]?.subscribers ?? NaN)} subscribers, about ten seconds of traffic at the limit. ` +
+        `one publish addresses ${formatInt(f.throttle[0]?.subscribers ?? NaN)} subscribers, about ${f.throttleSeconds.toLocaleString('en-US')} seconds of traffic at the limit. ` +
+        `Each variant ran ${f.repeats} times, taking turns; medians, with min–max where the runs differ. ` +
         'A subscriber counts as delivered if its message arrived at least once; extra copies are counted as duplicates (clients drop them by message id). ' +
         `A failed SQS record comes back after the queue's visibility timeout and, after ${f.maxReceives} receives, goes to the DLQ; each receive fans out to every subscriber again.`,
       '',

@@ -1,14 +1,16 @@
 /**
- * `npm run bench`: fan-out speed, loss under throttling, read cost per publish and Lambda
- * package size, each compared side by side in this one run. Progress goes to stderr; the
+ * `npm run bench`: fan-out speed and CPU per delivery, loss under throttling, read cost per
+ * publish and Lambda package size, each compared side by side in this one run (every fan-out
+ * and throttling cell three times, the approaches taking turns). Progress goes to stderr; the
  * results (Markdown) go to stdout and to bench/results.md.
  *
- *   npm run bench                    full run (a few minutes on 2 cores)
+ *   npm run bench                    full run (about ten minutes on 2 cores)
  *   npm run bench -- --quick         tiny sizes, for a smoke run
  *   BENCH_SCALE=0.1 npm run bench    every count scaled down (also --scale 0.1)
  *   npm run bench -- --only read,bundles --out /tmp/results.md
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ENV } from '../protocol/env';
@@ -47,6 +49,7 @@ export async function runBench(plan: BenchPlan, command: string, progress: Progr
     results.bundles = await runBundles({ repoRoot: REPO_ROOT, outDir: path.join(REPO_ROOT, 'bench', 'out', 'bundles'), initRuns: plan.initRuns, progress });
   }
   results.durationMs = Date.now() - started;
+  results.loadAverageAtEnd = os.loadavg();
   return results;
 }
 

@@ -13,6 +13,10 @@
  * - `paginate`: the sample reads one Scan page (1 MB) and silently misses every subscriber
  *   beyond it; the benchmark can follow LastEvaluatedKey instead, to compare speed fairly.
  * The posts are tracked only so the benchmark can wait for stragglers after a 500.
+ *
+ * Its real bound: the SDK client's default HTTP agent (@smithy/node-http-handler) keeps at most
+ * 50 sockets per host, so "unbounded" means 50 posts in flight and at most 50 / latency posts/s;
+ * the rest queue inside the agent. `socketLimit()` reads the number from the client's own agent.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -44,7 +48,18 @@ export interface ArticlePublisher {
   publish(topic: string, frame: string): Promise<PublishResult>;
   /** Resolves once every post started so far has finished, even after publish answered 500. */
   settled(): Promise<void>;
+  /** maxSockets of the management client's HTTP agent, once it has made a call (undefined if unreadable). */
+  socketLimit(): Promise<number | undefined>;
   destroy(): void;
+}
+
+/** @smithy/node-http-handler's default `maxSockets` for a client built without a request handler. */
+export const SDK_DEFAULT_MAX_SOCKETS = 50;
+
+/** The parts of NodeHttpHandler's resolved config that hold its agents (set on the first request). */
+interface HandlerAgents {
+  httpAgentProvider?: () => Promise<{ maxSockets?: number }>;
+  httpsAgent?: { maxSockets?: number };
 }
 
 export function makeArticlePublisher(options: ArticleOptions): ArticlePublisher {
@@ -109,6 +124,13 @@ export function makeArticlePublisher(options: ArticleOptions): ArticlePublisher 
     publish,
     settled: async () => {
       await Promise.all(inFlight.splice(0));
+    },
+    socketLimit: async () => {
+      const handler = api.config.requestHandler as { httpHandlerConfigs?: () => HandlerAgents };
+      const configs = typeof handler.httpHandlerConfigs === 'function' ? handler.httpHandlerConfigs() : {};
+      const agent = options.managementEndpoint.startsWith('https:') ? configs.httpsAgent : await configs.httpAgentProvider?.();
+      const limit = agent?.maxSockets;
+      return typeof limit === 'number' && Number.isFinite(limit) ? limit : undefined;
     },
     destroy: () => {
       api.destroy();

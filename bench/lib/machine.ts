@@ -7,6 +7,8 @@ export interface MachineInfo {
   memoryGiB: number;
   os: string;
   node: string;
+  /** 1, 5 and 15-minute load averages when the run started: above the core count, the run shared its CPUs. */
+  loadAverage: number[];
 }
 
 export function machineInfo(): MachineInfo {
@@ -17,5 +19,6 @@ export function machineInfo(): MachineInfo {
     memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     os: `${os.type()} ${os.release()} (${os.arch()})`,
     node: process.version,
+    loadAverage: os.loadavg(),
   };
 }

@@ -76,6 +76,7 @@ export class RunReceipts {
       expected: this.expected,
       delivered: this.delivered,
       duplicates: this.duplicates,
+      firstMs: this.delivered > 0 ? latencies.reduce((a, b) => Math.min(a, b)) : NaN,
       durationMs,
       deliveriesPerSecond: this.delivered > 0 ? (this.delivered / durationMs) * 1000 : 0,
       p50Ms: percentile(latencies, 50),
@@ -90,6 +91,8 @@ export interface DeliverySummary {
   delivered: number;
   /** Extra copies received (at-least-once), not counted as deliveries. */
   duplicates: number;
+  /** Send → the first subscriber's receipt (NaN when nothing arrived). */
+  firstMs: number;
   /** Send → last first-receipt. */
   durationMs: number;
   deliveriesPerSecond: number;

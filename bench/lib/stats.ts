@@ -13,6 +13,21 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
 
+/** The median and the range of repeated measurements; NaN values (not measured) are left out. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  /** How many values were finite. */
+  n: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), n: finite.length };
+}
+
 /** Milliseconds since an arbitrary origin that is the same wall clock in every process of this machine. */
 export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();

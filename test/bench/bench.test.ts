@@ -4,16 +4,18 @@
  */
 import { expect } from 'chai';
 import { runBundles } from '../../bench/bundles';
-import { runFanout, type FanoutResults } from '../../bench/fanout';
+import { fanoutTopic, publisherTarget, runFanout, type FanoutResults, type FanoutRow, type Run } from '../../bench/fanout';
 import { startAwsSide, type AwsSide } from '../../bench/lib/aws-side';
 import { markdownTable } from '../../bench/lib/format';
 import { machineInfo } from '../../bench/lib/machine';
 import { silentProgress } from '../../bench/lib/progress';
+import { startPublisherSide } from '../../bench/lib/publisher-side';
+import { makePublishers } from '../../bench/lib/publishers';
 import { ReceiptLog } from '../../bench/lib/receipts';
-import { percentile } from '../../bench/lib/stats';
-import { FULL_PLAN, scalePlan } from '../../bench/plan';
+import { percentile, spread } from '../../bench/lib/stats';
+import { FULL_PLAN, quickPlan, scalePlan } from '../../bench/plan';
 import { runReadCost, type ReadCostRow } from '../../bench/read-cost';
-import { renderResults, suggestedConcurrency } from '../../bench/report';
+import { fanoutComparison, fanoutTable, renderResults, suggestedConcurrency } from '../../bench/report';
 import { ENV } from '../../protocol/env';
 import * as path from 'node:path';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -39,8 +41,24 @@ describe('bench: helpers', () => {
     log.record('b', JSON.stringify({ type: 'message', topic: 't', id: 'other', data: null, publishedAt: '' }), 1060);
     log.record('c', 'not json', 1070);
     expect(run.complete).to.equal(true);
-    expect(run.summary()).to.include({ expected: 2, delivered: 2, duplicates: 1, durationMs: 50, p50Ms: 10, p99Ms: 50 });
+    expect(run.summary()).to.include({ expected: 2, delivered: 2, duplicates: 1, firstMs: 10, durationMs: 50, p50Ms: 10, p99Ms: 50 });
     expect(log.stray).to.equal(2);
+  });
+
+  it('spread: the median and range of the measured values, leaving out NaN', () => {
+    expect(spread([3, NaN, 1, 2])).to.deep.equal({ median: 2, min: 1, max: 3, n: 3 });
+    expect(spread([NaN]).n).to.equal(0);
+    expect(spread([NaN]).median).to.be.NaN;
+  });
+
+  it('the full plan repeats every cell at least 3 times and keeps the lean path out until it exists; --quick is still tiny', () => {
+    expect(FULL_PLAN.repeats).to.be.at.least(3);
+    expect(FULL_PLAN.postPaths).to.deep.equal(['sdk']);
+    expect(FULL_PLAN.sizes).to.include(20_000);
+    expect(FULL_PLAN.concurrencies).to.include(FULL_PLAN.systemConcurrency);
+    const quick = quickPlan();
+    expect(Math.max(...quick.sizes)).to.be.at.most(400);
+    expect(quick.repeats).to.be.at.least(2);
   });
 
   it('scales every count of the plan and keeps the published topic inside the table', () => {
@@ -59,28 +77,85 @@ describe('bench: helpers', () => {
     expect(() => markdownTable(['a', 'b'], [['1']])).to.throw(/1 cells/);
   });
 
-  it('suggests the smallest concurrency within 10 % of the best complete run at the largest fan-out', () => {
-    const row = (subscribers: number, concurrency: number, perSecond: number, delivered = subscribers) => ({
-      subscribers,
-      approach: 'ours' as const,
-      concurrency,
-      estimated: false,
-      answer: '',
-      publisherBusy: 1,
-      systemBusy: 1,
-      result: { expected: subscribers, delivered, duplicates: 0, durationMs: 1, deliveriesPerSecond: perSecond, p50Ms: 1, p99Ms: 1 },
-    });
-    const results: FanoutResults = {
-      rows: [row(100, 16, 9999), row(1000, 16, 500), row(1000, 32, 950), row(1000, 64, 1000), row(1000, 128, 5000, 999)],
-      throttle: [],
-      latencyMs: 20,
-      throttleRequestedPerSecond: 2000,
-      throttlePerSecond: 2000,
-      peakPerSecond: 5000,
-      maxReceives: 5,
-      articleSocketLimit: 50,
-    };
+  /** A row whose runs delivered at these rates (and CPU per delivery). */
+  const row = (approach: FanoutRow['approach'], subscribers: number, concurrency: FanoutRow['concurrency'], perSecond: number[], cpuUs: number[] = [], extra: Partial<FanoutRow> = {}): FanoutRow => ({
+    subscribers,
+    approach,
+    concurrency,
+    estimated: false,
+    ...(approach === 'ours' ? { postPath: 'sdk' as const } : {}),
+    ...extra,
+    runs: perSecond.map(
+      (rate, i): Run => ({
+        answer: 'ok',
+        cpuUs: (cpuUs[i] ?? NaN) * subscribers,
+        cpuPerDeliveryUs: cpuUs[i] ?? NaN,
+        publisherBusy: 1,
+        systemBusy: 1,
+        result: { expected: subscribers, delivered: subscribers, duplicates: 0, firstMs: 1, durationMs: 1, deliveriesPerSecond: rate, p50Ms: 1, p99Ms: 1 },
+      }),
+    ),
+  });
+  const resultsOf = (rows: FanoutRow[]): FanoutResults => ({
+    rows,
+    throttle: [],
+    latencyMs: 20,
+    repeats: 3,
+    throttleRequestedPerSecond: 2000,
+    throttlePerSecond: 2000,
+    throttleSeconds: 10,
+    peakPerSecond: 5000,
+    maxReceives: 5,
+    articleSocketLimit: 50,
+    articleSocketLimitSource: 'agent',
+    shippedPostPath: 'sdk',
+    comparison: { subscribers: 1000, concurrency: 64 },
+  });
+
+  it('suggests the smallest concurrency within 10 % of the best median of complete runs at the largest fan-out, on the shipped path', () => {
+    const incomplete = row('ours', 1000, 128, [5000, 5000, 5000]);
+    incomplete.runs[1].result.delivered = 999;
+    const results = resultsOf([
+      row('ours', 100, 16, [9999, 9999, 9999]),
+      row('ours', 1000, 16, [500, 500, 500]),
+      // median 950: within 10 % of 1000
+      row('ours', 1000, 32, [100, 950, 2000]),
+      row('ours', 1000, 64, [1000, 1000, 1000]),
+      incomplete,
+      row('ours', 1000, 8, [4000, 4000, 4000], [], { postPath: 'lean' }),
+    ]);
     expect(suggestedConcurrency(results)).to.deep.equal({ concurrency: 32, subscribers: 1000, best: 1000 });
+  });
+
+  it('compares ours with the article at the largest size (ratio of medians, and repeat by repeat); lean / SDK only when both were measured', () => {
+    const sdkOnly = resultsOf([
+      row('ours', 100, 64, [1, 1, 1], [1, 1, 1]),
+      row('ours', 1000, 64, [2000, 2200, 1800], [400, 500, 450]),
+      row('ours', 1000, 128, [9000, 9000, 9000], [1, 1, 1]),
+      row('article', 1000, 'unbounded', [1000, 1000, 1200], [600, 600, 500], { boundPerSecond: 2500 }),
+    ]);
+    const c = fanoutComparison(sdkOnly);
+    expect(c.cpuLeanOverSdk).to.equal(undefined);
+    expect(c.oursOverArticle.lean).to.equal(undefined);
+    expect(c.oursOverArticle.sdk).to.deep.include({ value: 2, numerator: 2000, denominator: 1000 });
+    expect(c.oursOverArticle.sdk?.perRepeat).to.deep.include({ min: 1.5, max: 2.2, n: 3 });
+    expect(c.cpuOursOverArticle.sdk?.value).to.equal(0.75);
+
+    const table = fanoutTable(sdkOnly);
+    expect(table).to.contain('| 1,000 | article: Scan + unbounded Promise.all | unbounded (SDK: 50 sockets) | 1,000/1,000 |');
+    // The article's real bound: 50 sockets / 20 ms.
+    expect(table).to.contain('| 2,500 (40 %) |');
+    expect(table).to.contain('| 2,000 (1,800–2,200) | 450 (400–500) |');
+    const markdown = renderResults({ machine: machineInfo(), date: '2026-01-01T00:00:00.000Z', command: 'x', durationMs: 1, fanout: sdkOnly });
+    expect(markdown).to.contain('- CPU per delivery, lean / SDK: not measured in this run');
+    expect(markdown).to.contain('- Deliveries/s, ours / article: SDK path **2.00×** (2,000 / 1,000 per s; repeat by repeat 1.50–2.20×)');
+
+    const both = resultsOf([...sdkOnly.rows, row('ours', 1000, 64, [3000, 3000, 3000], [100, 150, 125], { postPath: 'lean' })]);
+    const withLean = fanoutComparison(both);
+    expect(withLean.cpuLeanOverSdk?.value).to.equal(125 / 450);
+    expect(withLean.cpuLeanOverSdk?.perRepeat).to.deep.include({ min: 0.25, max: 0.3 });
+    expect(withLean.oursOverArticle.lean?.value).to.equal(3);
+    expect(renderResults({ machine: machineInfo(), date: '2026-01-01T00:00:00.000Z', command: 'x', durationMs: 1, fanout: both })).to.contain('- CPU per delivery, lean / SDK: **0.28×** (125 / 450 µs');
   });
 });
 
@@ -98,54 +173,124 @@ describe('bench: smoke runs at tiny sizes', function () {
     await side?.stop();
   });
 
-  it('fan-out: ours delivers to every subscriber at every concurrency, and so do the baselines', async () => {
+  it('fan-out: every approach delivers to everyone in every repeat, the approaches take turns, and the publisher CPU is measured per run', async () => {
+    const labels: string[] = [];
     fanout = await runFanout(side as AwsSide, {
       sizes: [10, 20],
-      concurrencies: [4, 16],
-      systemConcurrency: 8,
-      latencyMs: 5,
-      sequentialMaxPosts: 10,
+      concurrencies: [8, 16],
+      postPaths: ['sdk'],
+      systemConcurrency: 16,
+      repeats: 2,
+      // The regression guard for the quiet window: every post takes 100 ms, so via SQS the first
+      // receipt comes long after a 1 ms quiet window; the window must start only once the
+      // publisher is done (it used to start at SendMessage and end the run with 0 counted).
+      latencyMs: 100,
+      quietMs: 1,
+      sequentialMaxPosts: 3,
       viaQueueMaxSubscribers: 20,
-      // A limit so high it is lowered to half our peak, over 0.01 s of traffic: at least 10
-      // subscribers, well inside the bucket's one-second burst, so nothing is throttled.
-      throttle: { perSecond: 1_000_000, seconds: 0.01, maxReceives: 3 },
+      // A limit so high it is lowered to half our peak, over 0.1 s of traffic: well inside the
+      // bucket's one-second burst, so nothing is throttled.
+      throttle: { perSecond: 1_000_000, seconds: 0.1, maxReceives: 3 },
       runDeadlineMs: 20_000,
-      progress: silentProgress,
+      progress: (line) => labels.push(line),
     });
-    // Per size: ours at each concurrency, ours via SQS, the article, the sequential loop.
-    expect(fanout.rows.map((r) => `${r.subscribers} ${r.approach} ${r.concurrency}`)).to.deep.equal([
-      '10 ours 4',
-      '10 ours 16',
-      '10 ours-sqs 8',
-      '10 article unbounded',
-      '10 sequential 1',
-      '20 ours 4',
-      '20 ours 16',
-      '20 ours-sqs 8',
-      '20 article unbounded',
-      '20 sequential 1',
+    // Per size: ours at each concurrency, ours via SQS, the article, the sequential loop (sampled on 3 posts).
+    expect(fanout.rows.map((r) => `${r.subscribers} ${r.approach} ${r.postPath ?? '-'} ${r.concurrency}${r.estimated ? ' est' : ''}`)).to.deep.equal([
+      '10 ours sdk 8',
+      '10 ours sdk 16',
+      '10 ours-sqs - 16',
+      '10 article - unbounded',
+      '10 sequential - 1 est',
+      '20 ours sdk 8',
+      '20 ours sdk 16',
+      '20 ours-sqs - 16',
+      '20 article - unbounded',
+      '20 sequential - 1 est',
+    ]);
+    // ABCABC, not AAABBB: the measured runs of the first size, in the order they ran.
+    const measured = labels.filter((l) => / #\d+: /.test(l) && !l.includes('throttled')).map((l) => l.trim().split(':')[0]);
+    expect(measured.slice(0, 10)).to.deep.equal([
+      'ours sdk c=8 #1',
+      'ours sdk c=16 #1',
+      'ours via SQS c=16 #1',
+      'article #1',
+      'sequential (3 posts) #1',
+      'ours sdk c=8 #2',
+      'ours sdk c=16 #2',
+      'ours via SQS c=16 #2',
+      'article #2',
+      'sequential (3 posts) #2',
     ]);
     for (const row of fanout.rows) {
-      expect(row.result.delivered, `${row.subscribers} ${row.approach} ${row.concurrency}`).to.equal(row.subscribers);
-      expect(row.result.duplicates).to.equal(0);
-      expect(row.result.p50Ms).to.be.at.most(row.result.p99Ms);
-      expect(row.result.deliveriesPerSecond).to.be.greaterThan(0);
+      const name = `${row.subscribers} ${row.approach} ${row.concurrency}`;
+      expect(row.runs, name).to.have.length(2);
+      for (const run of row.runs) {
+        expect(run.result.delivered, name).to.equal(row.subscribers);
+        expect(run.result.duplicates, name).to.equal(0);
+        expect(run.result.firstMs, name).to.be.at.most(run.result.durationMs);
+        expect(run.result.p50Ms, name).to.be.at.most(run.result.p99Ms);
+        expect(run.result.deliveriesPerSecond, name).to.be.greaterThan(0);
+        // CPU of the publisher process, except via SQS (its handler runs in the local system).
+        if (row.approach === 'ours-sqs') expect(run.cpuPerDeliveryUs, name).to.be.NaN;
+        else expect(run.cpuPerDeliveryUs, name).to.be.greaterThan(0);
+      }
     }
-    expect(fanout.rows.filter((r) => r.estimated).map((r) => `${r.subscribers} ${r.approach}`)).to.deep.equal(['20 sequential']);
-    expect(fanout.rows.find((r) => r.approach === 'ours')?.answer).to.equal('record succeeded');
-    expect(fanout.rows.find((r) => r.approach === 'ours-sqs')?.answer).to.equal('record succeeded');
-    expect(fanout.rows.find((r) => r.approach === 'article')?.answer).to.equal('HTTP 200');
-    expect(fanout.rows.find((r) => r.approach === 'ours' && r.concurrency === 4)?.boundPerSecond).to.equal(800);
+    const answers = (approach: string) => [...new Set(fanout.rows.filter((r) => r.approach === approach).flatMap((r) => r.runs.map((run) => run.answer)))];
+    expect(answers('ours')).to.deep.equal(['record succeeded']);
+    expect(answers('ours-sqs')).to.deep.equal(['record succeeded']);
+    expect(answers('article')).to.deep.equal(['HTTP 200']);
+    expect(fanout.rows.find((r) => r.approach === 'ours' && r.concurrency === 8)?.boundPerSecond).to.equal(80);
+    // The article's bound comes from its SDK client's agent: 50 sockets / 100 ms.
+    expect(fanout).to.include({ articleSocketLimit: 50, articleSocketLimitSource: 'agent', shippedPostPath: 'sdk', repeats: 2 });
+    expect(fanout.rows.find((r) => r.approach === 'article')?.boundPerSecond).to.equal(500);
+    expect(fanout.comparison).to.deep.equal({ subscribers: 20, concurrency: 16 });
+    expect(fanoutComparison(fanout).oursOverArticle.sdk?.perRepeat.n).to.equal(2);
 
     expect(fanout.throttlePerSecond).to.be.below(fanout.throttleRequestedPerSecond);
     expect(fanout.throttlePerSecond).to.be.at.most(fanout.peakPerSecond / 2);
     expect(fanout.throttle.map((r) => r.approach)).to.deep.equal(['ours', 'ours', 'article', 'article']);
     for (const row of fanout.throttle) {
-      expect(row.subscribers).to.equal(Math.round(fanout.throttlePerSecond * 0.01));
-      expect(row.result.delivered, row.variant).to.equal(row.subscribers);
-      expect(row.result.duplicates).to.equal(0);
-      expect(row.posts).to.equal(row.subscribers);
-      expect(row.throttled).to.equal(0);
+      expect(row.subscribers).to.equal(Math.max(1, Math.round(fanout.throttlePerSecond * 0.1)));
+      expect(row.runs).to.have.length(2);
+      for (const run of row.runs) {
+        expect(run.result.delivered, row.variant).to.equal(row.subscribers);
+        expect(run.result.duplicates).to.equal(0);
+        expect(run.posts).to.equal(row.subscribers);
+        expect(run.throttled).to.equal(0);
+      }
+    }
+  });
+
+  it('the lean post path fails with a clear error until it is wired in (the plan leaves it out)', async () => {
+    const publishers = makePublishers({ ...publisherTarget((side as AwsSide).outputs) });
+    try {
+      let error: Error | undefined;
+      await publishers.publish({ approach: 'ours', postPath: 'lean', concurrency: 4, topic: 't', id: 'm', receives: 1 }).catch((e: Error) => (error = e));
+      expect(error?.message).to.equal('lean path not available yet');
+    } finally {
+      publishers.destroy();
+    }
+  });
+
+  it('restarting the publisher process cuts off the run in flight, and the fresh process publishes', async () => {
+    const aws = side as AwsSide;
+    const publishers = await startPublisherSide(publisherTarget(aws.outputs));
+    try {
+      // Every post now takes 5 s: the first publish is certainly still in flight when the process is replaced.
+      await aws.setFaults({ latencyMs: 5_000 });
+      const cutOff = publishers.publish({ approach: 'article', retries: true, topic: fanoutTopic(10), id: 'cut-off' }).then(
+        () => 'finished',
+        (e: Error) => e.message,
+      );
+      await publishers.restart();
+      expect(await cutOff).to.match(/publisher process exited/);
+      await aws.setFaults({});
+      const run = await publishers.publish({ approach: 'article', retries: true, topic: fanoutTopic(10), id: 'after-restart' });
+      expect(run.answer).to.equal('HTTP 200');
+      expect(run.cpuUserUs + run.cpuSystemUs).to.be.greaterThan(0);
+    } finally {
+      await aws.setFaults({});
+      await publishers.stop();
     }
   });
 
@@ -189,9 +334,11 @@ describe('bench: smoke runs at tiny sizes', function () {
       }
       expect(markdown).to.contain('`npm run bench -- --quick`');
       expect(markdown).to.contain(`Node.js ${process.version}`);
-      expect(markdown).to.match(/\| 20 \| ours \(publish handler\) \| 16 \| 20\/20 \|/);
+      expect(markdown).to.match(/- Load average \(1\/5\/15 min\) at the start: \d+\.\d \/ \d+\.\d \/ \d+\.\d \(/);
+      expect(markdown).to.match(/\| 20 \| ours, SDK path \| 16 \| 20\/20 \|/);
       expect(markdown).to.contain('is lowered to half the peak');
       expect(markdown).to.match(/\| default \| [\d.]+ KB \| [\d.]+ KB \| [\d.]+ KB \|( \d+ ms \(\d+ ms\) \|){4}/);
+      expect(markdown).to.contain('- Deliveries/s, ours / article: SDK path **');
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
