@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
-import { makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
+import { DeliveryFailedError, makeHandler, type PublishOutcome } from '../../functions/handlers/publish';
 import { DEADLINE_MARGIN_MIN_MS, retryDeadline } from '../../functions/lib/deadline';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { FakePoster } from './fake-poster';
@@ -262,6 +262,29 @@ describe('publish handler under throttling', () => {
     const logs = lines.map((l) => JSON.parse(l));
     expect(logs.find((l) => l.message === 'published')).to.include({ status: 'queued', subscribers: 40, delivered: 10, retrying: 0, rest: 30, unfetched: false });
     expect(logs.find((l) => l._aws?.CloudWatchMetrics)).to.include({ delivered: 10, notSent: 30, jobsQueued: 1 });
+  });
+
+  it('throws for a raw EventBridge event when the deadline comes before every subscriber was read, so EventBridge retries it', async () => {
+    const all = ids(5);
+    for (const id of all) db.table.subscribe(id, 'orders/1');
+    db.table.pageSize = 2;
+    let offset = 0;
+    const now = () => performance.now() + offset;
+    // The first page's query moves the clock an hour on: the deadline passes with 3 subscribers unread.
+    db.table.afterCall = (command) => {
+      if (command === 'QueryCommand') offset += 3_600_000;
+    };
+    let error: unknown;
+    try {
+      await makeHandler(testEnv(FAST), { now, poster })(eventBridgeEvent({ topic: 'orders/1', data: 1 }, 'eb-late'), { getRemainingTimeInMillis: () => 10_000 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(DeliveryFailedError);
+    expect((error as Error).message).to.equal('message eb-late: the deadline passed before every subscriber of its topics was read (2 read)');
+    expect((error as DeliveryFailedError).outcome).to.include({ status: 'failed', unfetched: true, subscribers: 2, delivered: 0 });
+    expect(poster.calls, 'nothing sent after the deadline').to.have.length(0);
+    expect(db.ddb.commandCalls(QueryCommand)).to.have.length(1);
   });
 
   it('with a short function timeout (333 ms) still retries a 5xx within the deadline', async () => {
