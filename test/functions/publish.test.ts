@@ -188,6 +188,21 @@ describe('publish handler', () => {
     expect(q.queue.sent).to.deep.equal([]);
   });
 
+  it('answers a record whose topic cannot be queried only once its other topics are done: no post outlives the invocation', async () => {
+    db.table.subscribe('a=', 'ok');
+    db.ddb.on(QueryCommand, { ExpressionAttributeValues: { ':topic': 'broken' } }).rejects(new Error('ProvisionedThroughputExceededException'));
+    let inFlight = 0;
+    onPost(async () => {
+      inFlight++;
+      await delay(100);
+      inFlight--;
+    });
+    const result = await sqs({}, sqsRecord('r', { topics: ['ok', 'broken'], data: 1 }));
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r' }]);
+    expect(inFlight, 'posts still in flight when the record was answered').to.equal(0);
+    expect(received.get('a=')).to.have.length(1);
+  });
+
   it('does not retry 403 or 413 here: a 403 goes to a retry job at once, a 413 is dropped; both records succeed', async () => {
     db.table.subscribe('forbidden=', 'f');
     db.table.subscribe('large=', 'l');
