@@ -143,7 +143,11 @@ export function makeHandler(
       return { id: prepared.id, status: 'rejected', reason: prepared.reason, ...EMPTY };
     }
     const started = performance.now();
-    const results = await Promise.all(prepared.topics.map((topic) => inv.topics(() => publishTopic(inv, prepared, topic))));
+    // Every topic settles before the record is answered, a failed one too: no post or job of this message outlives the invocation.
+    const settled = await Promise.allSettled(prepared.topics.map((topic) => inv.topics(() => publishTopic(inv, prepared, topic))));
+    const failure = settled.find((s) => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    const results = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof publishTopic>>>).value);
     metrics.addMetric('fanOutDuration', MetricUnit.Milliseconds, performance.now() - started);
     const sum = (key: 'subscribers' | 'delivered' | 'gone' | 'rejected' | 'sliced' | 'retrying' | 'rest') => results.reduce((n, r) => n + r[key], 0);
     const unfetched = results.some((r) => r.unfetched);

@@ -36,6 +36,7 @@ import {
 import { makeManagementApi } from '../lib/clients';
 import { retryDeadline } from '../lib/deadline';
 import { Deliverer } from '../lib/delivery/deliverer';
+import type { Poster } from '../lib/delivery/management-api';
 import { StreamReader } from '../lib/history/replay';
 import { subscribePositions } from '../lib/history/subscribe-positions';
 import { lambdaEntry } from '../lib/lazy-handler';
@@ -46,10 +47,16 @@ import { makeTopicsRoute, type ValidTopicsRequest } from '../lib/topics-request'
 const unregistered = () =>
   routeResponse(errorReply('INTERNAL', 'this connection is not registered (its $connect record is missing); reconnect and subscribe again'));
 
-export function makeHandler(env: EnvMap) {
+/** Test seams; production uses the defaults. */
+export interface SubscribeHandlerOptions {
+  /** What posts replayed frames (default: the management API client built from the env map). */
+  poster?: Poster;
+}
+
+export function makeHandler(env: EnvMap, options: SubscribeHandlerOptions = {}) {
   return makeTopicsRoute(env, 'subscribe', ({ ddb, tableName, logger, config }) => {
     const reader = config.history ? new StreamReader(ddb, config.history) : undefined;
-    const poster = reader ? makeManagementApi(config, env) : undefined;
+    const poster = reader ? (options.poster ?? makeManagementApi(config, env)) : undefined;
     /** Give back `n` reserved subscriptions; a failure only leaves the count high (safe), so it is logged, not raised. */
     const release = async (connectionId: string, n: number) => {
       try {

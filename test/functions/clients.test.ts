@@ -17,6 +17,7 @@ import { loadConfig } from '../../functions/lib/config';
 import { ManagementApiError, type ManagementApi } from '../../functions/lib/delivery/management-api';
 import { classifyPostError } from '../../functions/lib/post-errors';
 import { makeHandler as makePublish } from '../../functions/handlers/publish';
+import { withFakeDeliveryQueue } from './fake-queue';
 import { FakeTable } from './fake-table';
 import { sqsEvent, sqsRecord, testEnv } from './helpers';
 
@@ -117,8 +118,9 @@ describe('management API client over real HTTP', () => {
     let ddb: AwsClientStub<DynamoDBDocumentClient>;
     before(() => (ddb = mockClient(DynamoDBDocumentClient)));
     after(() => ddb.restore());
+    const q = withFakeDeliveryQueue();
 
-    it('retries a hung post POST_MAX_ATTEMPTS times, fails only that record, and cleans up a 410', async () => {
+    it('retries a hung post POST_MAX_ATTEMPTS times, then hands that connection alone to a retry job, and cleans up a 410', async () => {
       const table = new FakeTable().install(ddb);
       table.subscribe('hang=', 'slow');
       table.subscribe('ok=', 'fast');
@@ -132,10 +134,11 @@ describe('management API client over real HTTP', () => {
         sqsEvent(sqsRecord('r-slow', { topic: 'slow', data: 1 }), sqsRecord('r-fast', { topic: 'fast', data: 2 })),
       )) as SQSBatchResponse;
 
-      expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: 'r-slow' }]);
+      expect(result.batchItemFailures).to.deep.equal([]);
       expect(requests.filter((id) => id === 'hang=')).to.have.length(2);
       expect(requests.filter((id) => id === 'ok=')).to.have.length(1);
       expect(table.rowsOf('gone=')).to.deep.equal([]);
+      expect(q.queue.sent.map((s) => [s.job.kind, s.job.messageId, s.job.connectionIds])).to.deep.equal([['retry', 'r-slow', ['hang=']]]);
     });
   });
 });

@@ -3,11 +3,21 @@ import type { EventBridgeEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ENV } from '../../protocol/env';
 import { ManagementApiError } from '../../functions/lib/delivery/management-api';
 
-/** A quiet env map: no logs, no EMF output. */
+/** The delivery queue and its DLQ in testEnv (fake-queue.ts answers for them). */
+export const DELIVERY_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/000000000000/realtime-delivery';
+export const DELIVERY_DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/000000000000/realtime-delivery-dlq';
+
+/**
+ * A quiet env map: no logs, no EMF output. No shared rate budget (its ledger has its own tests)
+ * and no history table (history runs against dynalite in history.test.ts and subscribe-since.test.ts).
+ */
 export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
     [ENV.tableName]: 'connections',
     [ENV.managementEndpoint]: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/prod',
+    [ENV.deliveryQueueUrl]: DELIVERY_QUEUE_URL,
+    [ENV.deliveryDlqUrl]: DELIVERY_DLQ_URL,
+    [ENV.rateBudget]: '0',
     AWS_REGION: 'us-east-1',
     [ENV.logLevel]: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',

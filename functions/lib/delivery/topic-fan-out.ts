@@ -81,7 +81,10 @@ export async function fanOutTopic(deps: TopicFanOutDeps, message: TopicMessage):
       inlineRoom -= here.length;
       if (sliced.length > 0) {
         result.sliced += sliced.length;
-        queued.push(jobs.enqueue(jobsFor({ ...base, kind: 'slice', attempt: 0 }, sliced, settings.sliceSize)));
+        const slices = jobs.enqueue(jobsFor({ ...base, kind: 'slice', attempt: 0 }, sliced, settings.sliceSize));
+        // Awaited below; handled now, so a refusal while posts run is not an unhandled rejection (which ends a Lambda process).
+        slices.catch(() => undefined);
+        queued.push(slices);
       }
       if (here.length > 0) {
         inline.push(deliverer.deliver(here, bytes, about));
