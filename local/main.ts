@@ -1,7 +1,10 @@
 /**
  * `npm start`: the whole system on this machine. Prints a banner with the WebSocket URL, the demo
  * page and the environment a backend sets (or, with --json, one line of JSON once ready), and
- * stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
+ * stops cleanly on Ctrl-C (SIGINT) or SIGTERM: every connection is closed and its $disconnect
+ * runs before the process exits 0.
+ * `npm start` runs this as one process (`exec node --import tsx`): no tsx parent that would kill
+ * us 30 ms into stopping, and no shell that would turn Ctrl-C into exit status 130 after we exit 0.
  */
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
@@ -35,9 +38,10 @@ async function main(): Promise<void> {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      // A second Ctrl-C: the user does not want to wait.
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
-      process.exit(1);
+      // Ctrl-C often arrives twice (the terminal signals the whole process group, and npm passes
+      // it on as well): stopping goes on, so every connection's $disconnect still runs.
+      if (!settings.local.quiet && !settings.json) process.stderr.write(`${signal} again: still closing connections (Ctrl-\\ quits without waiting)\n`);
+      return;
     }
     stopping = true;
     if (!settings.local.quiet && !settings.json) process.stderr.write(`\n${signal}: closing connections and stopping...\n`);

@@ -83,7 +83,7 @@ export async function scanTable(dynamodb: DynamoDBClient, tableName: string): Pr
   return items;
 }
 
-/** `npm start` runs `tsx local/main.ts`: the same command, read from package.json, as a child process. */
+/** `npm start` runs its script with `sh -c`: the same, read from package.json, as a child process. */
 export interface StartedCli {
   child: ChildProcess;
   /** The first stdout line, parsed (with --json). */
@@ -97,8 +97,8 @@ export interface StartedCli {
 
 export function startCli(args: string[]): StartedCli {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [command, ...scriptArgs] = pkg.scripts.start.split(' ');
-  const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', command), [...scriptArgs, ...args], {
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  const child = spawn('/bin/sh', ['-c', [pkg.scripts.start, ...args.map(quote)].join(' ')], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
