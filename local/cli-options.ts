@@ -59,6 +59,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--max-connection-ms <ms>', 'close every connection after this long (default 7200000, API Gateway: 2 h)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
     .addOption(new Option('--visibility-timeout <s>', 'publish queue visibility timeout: how long a failed message waits before its retry; the publish function gets a sixth of it (default 30)').argParser(integer(1, 43200, 'seconds')))
     .addOption(new Option('--max-receive-count <n>', 'receives before a message moves to the DLQ (default 5)').argParser(integer(1, 1000, 'a count')))
+    .addOption(new Option('--ttl-sweep-seconds <s>', 'how often rows past their expiresAt are deleted, as DynamoDB TTL does (AWS: lazily, within days; default 60)').argParser(integer(1, 86400, 'seconds')))
+    .addOption(new Option('--route-concurrency <n>', 'Lambda environments per route function; more invocations wait for one (default 16)').argParser(integer(1, 1000, 'a count')))
     .addOption(new Option('--log-level <level>', "handlers' log level (Powertools JSON logs to stdout)").choices(LOG_LEVELS.flatMap((l) => [l, l.toLowerCase()])))
     .addOption(new Option('--metrics', "print the handlers' CloudWatch EMF metrics (off by default)"))
     .addOption(new Option('--quiet', 'no banner or notices; handler logs off unless --log-level is given'))
@@ -99,6 +101,8 @@ export function parseCli(argv: readonly string[], output?: { writeOut?(s: string
     ...(o.visibilityTimeout !== undefined || o.maxReceiveCount !== undefined
       ? { queue: { visibilityTimeoutSeconds: o.visibilityTimeout, maxReceiveCount: o.maxReceiveCount } }
       : {}),
+    ...(o.ttlSweepSeconds !== undefined ? { ttlSweepIntervalMs: o.ttlSweepSeconds * 1000 } : {}),
+    ...(o.routeConcurrency !== undefined ? { routeConcurrency: o.routeConcurrency } : {}),
     ...(o.logLevel ? { logLevel: String(o.logLevel).toUpperCase() } : {}),
     metrics: Boolean(o.metrics),
     quiet: Boolean(o.quiet),

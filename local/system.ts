@@ -15,12 +15,14 @@ import * as publish from '../functions/handlers/publish';
 import * as subscribe from '../functions/handlers/subscribe';
 import * as unsubscribe from '../functions/handlers/unsubscribe';
 import { ENV } from '../protocol/env';
+import { TABLE } from '../protocol/table';
 import type { StackOutputs } from '../protocol/outputs';
 import { AUTHORIZER_HANDLER, LAMBDA_ROUTES, MOCK_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
 import type { EventRule } from '../protocol/rules';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './constants';
 import { startDemoServer, type DemoServer } from './demo-server';
 import { startDynamo } from './dynamo';
+import { startTtlSweeper, type TtlSweeper } from './dynamo-ttl';
 import { startEvents, type EventsEndpoint } from './events';
 import { startGateway, type FaultOptions, type Gateway, type LambdaLike } from './gateway';
 import { FunctionPool } from './lambda/function-pool';
@@ -52,6 +54,8 @@ export interface LocalOptions {
   ports?: { sqs?: number; eventBridge?: number; dynamodb?: number; demo?: number };
   /** Keep DynamoDB's data here across restarts; in memory when absent. */
   dataDir?: string;
+  /** How often rows past their `expiresAt` are deleted (DynamoDB's TTL, which dynalite lacks). */
+  ttlSweepIntervalMs?: number;
   /** Faults injected into management API calls. */
   faults?: FaultOptions;
   /** Turns the $connect authorizer on (HS256 tokens signed with this secret). */
@@ -92,6 +96,8 @@ export interface LocalSystem {
   sqs: SqsEndpoint;
   events: EventsEndpoint;
   poller: Poller;
+  /** DynamoDB's TTL, locally. */
+  ttl: TtlSweeper;
   /** The env map the handlers were built with. */
   handlerEnv: Readonly<Record<string, string | undefined>>;
   /** The route functions and the authorizer, by handler name (the publish function is the poller's). */
@@ -107,6 +113,8 @@ export const LOCAL_DEFAULTS = {
   batchSize: 10,
   maxBatchingWindowMs: 0,
   maximumConcurrency: 10,
+  /** A minute: AWS takes up to days, so nothing may count on the exact moment. */
+  ttlSweepIntervalMs: 60_000,
   /**
    * Environments per route function (and the authorizer). AWS scales a function to hundreds of
    * environments; here they all share one process and one event loop with dynalite, which
@@ -144,6 +152,15 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
   try {
     const dynamo = await startDynamo({ tableName: LOCAL_NAMES.tableName, dataDir: options.dataDir, port: options.ports?.dynamodb });
     closers.push(() => dynamo.close());
+    const ttl = startTtlSweeper({
+      endpoint: dynamo.endpoint,
+      tableName: dynamo.tableName,
+      attribute: TABLE.ttlAttribute,
+      keys: [TABLE.partitionKey, TABLE.sortKey],
+      intervalMs: options.ttlSweepIntervalMs ?? LOCAL_DEFAULTS.ttlSweepIntervalMs,
+      onError: (err) => log(`TTL sweep failed (the next one retries): ${(err as Error).message}`),
+    });
+    closers.push(() => ttl.stop());
 
     const sqs = await startSqs({
       port: options.ports?.sqs,
@@ -264,7 +281,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
     };
 
     let stopping: Promise<void> | undefined;
-    return { outputs, gateway, sqs, events, poller, handlerEnv, functions, stop: () => (stopping ??= stopAll()) };
+    return { outputs, gateway, sqs, events, poller, ttl, handlerEnv, functions, stop: () => (stopping ??= stopAll()) };
   } catch (err) {
     await stopAll();
     throw err;
