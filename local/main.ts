@@ -11,7 +11,7 @@ import { CommanderError } from 'commander';
 import type { StackOutputs } from '../protocol/outputs';
 import { parseCli, type CliSettings } from './cli-options';
 import { readRulesFile, readStackRules, type RulesSource } from './stack-config';
-import { backendEnvironment, startLocal, type LocalSystem } from './system';
+import { backendEnvironment, QUEUE_JOURNAL_FILE, startLocal, type LocalSystem } from './system';
 
 // The SDK warns about Node 20 on every start; it is about future SDK releases, not this tool.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -77,6 +77,7 @@ A backend publishes with the AWS SDK (SendMessage to QUEUE_URL, or PutEvents) us
 ${env}
 
   DynamoDB    ${outputs.dynamodbEndpoint}, table ${outputs.tableName}, ${local.dataDir ? `data kept in ${local.dataDir}` : 'in memory (--data DIR keeps it)'}
+  Queues      ${local.dataDir ? `messages kept in ${join(local.dataDir, QUEUE_JOURNAL_FILE)}` : 'in memory: messages not yet published are lost on stop (--data DIR keeps them)'}
   DLQ         ${outputs.dlqUrl}
   Rules       ${rules.eventRules.length > 0 ? `${ruleNames} (from ${rules.from}), event bus ${outputs.eventBusName}` : `none (from ${rules.from})`}
   Auth        ${local.authSecret ? 'on: HS256 tokens signed with --auth-secret (npx realtime token --secret ... --sub ... --topics ...)' : 'off (--auth-secret S turns it on)'}

@@ -6,7 +6,7 @@
  * Every function runs as Lambda runs it (lambda/function-pool.ts): each concurrent invocation in
  * its own environment, built by the handler module's makeHandler, reused while warm.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as authorizer from '../functions/handlers/authorizer';
 import * as connect from '../functions/handlers/connect';
 import * as defaultRoute from '../functions/handlers/default';
@@ -40,6 +40,9 @@ const HANDLER_MODULES: Record<HandlerName, { makeHandler(env: Record<string, str
   authorizer,
 };
 
+/** The queues' journal, inside the data directory. */
+export const QUEUE_JOURNAL_FILE = 'sqs-queues.jsonl';
+
 export const LOCAL_NAMES = {
   tableName: 'realtime-connections',
   queueName: 'realtime-publish',
@@ -52,7 +55,7 @@ export interface LocalOptions {
   port?: number;
   /** Fixed ports for the other endpoints (0 or absent = any free one). */
   ports?: { sqs?: number; eventBridge?: number; dynamodb?: number; demo?: number };
-  /** Keep DynamoDB's data here across restarts; in memory when absent. */
+  /** Keep DynamoDB's data and the queues' messages here across restarts; in memory when absent. */
   dataDir?: string;
   /** How often rows past their `expiresAt` are deleted (DynamoDB's TTL, which dynalite lacks). */
   ttlSweepIntervalMs?: number;
@@ -174,8 +177,14 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       ],
       onDeadLetter: (queue, id, count) => log(`message ${id} moved from ${queue} to the DLQ after ${count} receives`),
       onInternalError: (err) => log(`SQS endpoint error: ${(err as Error).stack ?? err}`),
+      ...(options.dataDir ? { journalFile: join(resolve(options.dataDir), QUEUE_JOURNAL_FILE) } : {}),
     });
     closers.push(() => sqs.close());
+    const restored = Object.entries(sqs.restored.messages).filter(([, n]) => n > 0);
+    if (restored.length > 0 || sqs.restored.deadLettered > 0) {
+      log(`queues restored from ${options.dataDir}: ${restored.map(([q, n]) => `${n} in ${q}`).join(', ') || 'none'}${sqs.restored.deadLettered ? `, ${sqs.restored.deadLettered} moved to the DLQ (receives used up)` : ''}`);
+    }
+    if (sqs.restored.skipped > 0) log(`the queue journal had ${sqs.restored.skipped} unreadable line(s) (a write cut short by a crash?); they were skipped`);
     const queue = sqs.queue(LOCAL_NAMES.queueName);
 
     const events = await startEvents({
