@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseFaultFlags, type FaultFlags, type FaultOptions } from './gateway';
+import { normalizeOrigin } from './origin-policy';
 import type { LocalOptions } from './system';
 
 /** Ports of a default run: stable, so a backend's environment survives restarts. */
@@ -28,6 +29,12 @@ function integer(min: number, max: number, what: string) {
 
 const port = integer(0, 65535, 'a port, 0 for any free one');
 
+/** Repeatable and variadic: every value collected, each checked to be an origin. */
+function originList(text: string, previous: string[] | undefined): string[] {
+  if (normalizeOrigin(text) === undefined) throw new InvalidArgumentError('takes an origin such as http://localhost:5173.');
+  return [...(previous ?? []), text];
+}
+
 function fault(key: keyof FaultFlags) {
   return (text: string) => {
     try {
@@ -49,6 +56,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--data <dir>', 'keep DynamoDB data (connections, subscriptions) in this directory across restarts; in memory otherwise').env('LOCAL_DATA_DIR'))
     .addOption(new Option('--json', 'once ready, print one line of JSON with the endpoints (the stack output keys plus the local endpoints) instead of the banner'))
     .addOption(new Option('--rules <file>', 'EventBridge rules from a JSON array file instead of realtime:eventRules in Pulumi.dev.yaml'))
+    .addOption(new Option('--allow-origin <origin...>', 'also trust web pages of this origin (e.g. a dev server, http://localhost:5173); pages of any other origin cannot connect or publish').argParser(originList))
     .addOption(new Option('--auth-secret <secret>', 'turn the $connect authorizer on, verifying HS256 tokens signed with this secret').env('LOCAL_AUTH_SECRET'))
     .addOption(new Option('--latency-ms <ms>', 'latency added to every management API (@connections) call').argParser(fault('latencyMs')).env('LOCAL_LATENCY_MS'))
     .addOption(new Option('--gone-rate <p>', 'probability (0..1) that a management call answers 410 Gone').argParser(fault('goneRate')).env('LOCAL_GONE_RATE'))
@@ -95,6 +103,7 @@ export function parseCli(argv: readonly string[], output?: { writeOut?(s: string
     },
     ...(o.data ? { dataDir: o.data } : {}),
     ...(o.authSecret ? { authSecret: o.authSecret } : {}),
+    ...(o.allowOrigin ? { allowedOrigins: o.allowOrigin as string[] } : {}),
     ...(Object.keys(faults).length > 0 ? { faults } : {}),
     ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     ...(o.maxConnectionMs !== undefined ? { maxConnectionMs: o.maxConnectionMs } : {}),

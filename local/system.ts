@@ -26,6 +26,7 @@ import { startTtlSweeper, type TtlSweeper } from './dynamo-ttl';
 import { startEvents, type EventsEndpoint } from './events';
 import { startGateway, type FaultOptions, type Gateway, type LambdaLike } from './gateway';
 import { FunctionPool } from './lambda/function-pool';
+import { loopbackOrigins, OriginPolicy } from './origin-policy';
 import { startPoller, type Poller } from './poller';
 import { startSqs, type SqsEndpoint } from './sqs';
 
@@ -59,6 +60,11 @@ export interface LocalOptions {
   dataDir?: string;
   /** How often rows past their `expiresAt` are deleted (DynamoDB's TTL, which dynalite lacks). */
   ttlSweepIntervalMs?: number;
+  /**
+   * Pages (origins, e.g. a dev server's http://localhost:5173) trusted besides the demo page: a
+   * browser page of any other origin can neither connect to the gateway nor use the demo server.
+   */
+  allowedOrigins?: readonly string[];
   /** Faults injected into management API calls. */
   faults?: FaultOptions;
   /** Turns the $connect authorizer on (HS256 tokens signed with this secret). */
@@ -199,6 +205,9 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
     });
     closers.push(() => events.close());
 
+    // Filled as the servers listen: the gateway's origin now, the demo page's once it runs.
+    const origins = new OriginPolicy(options.allowedOrigins ?? []);
+
     // Routes call through `functions`, filled once the gateway's management endpoint is known.
     const functions: Partial<Record<HandlerName, FunctionPool>> = {};
     const lazy =
@@ -215,11 +224,13 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       idleTimeoutMs: options.idleTimeoutMs,
       maxConnectionMs: options.maxConnectionMs,
       faults: options.faults,
+      allowOrigin: (origin) => origins.allows(origin),
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
       onHandlerError: (err, routeKey, connectionId) => log(`${routeKey} handler failed for ${connectionId}: ${(err as Error)?.stack ?? String(err)}`),
     });
     closers.push(() => gateway.close());
+    origins.trust(...loopbackOrigins(gateway.url));
 
     const handlerEnv: Record<string, string | undefined> = {
       AWS_REGION: LOCAL_REGION,
@@ -271,6 +282,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       staticDir: join(__dirname, 'demo'),
       outputs: () => outputs,
       publish: (body) => queue.send({ body, senderId: 'demo' }).messageId,
+      originPolicy: origins,
     });
     closers.splice(closers.length - 1, 0, () => demo.close());
 

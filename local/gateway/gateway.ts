@@ -7,7 +7,7 @@ import { FaultInjector } from './faults';
 import { randomApiId } from './ids';
 import { managementHandler, newCounters } from './management';
 import { attachWebSockets } from './socket';
-import type { Gateway, GatewayOptions } from './types';
+import { ConnectRejectedError, type Gateway, type GatewayOptions } from './types';
 import { connectVirtual } from './virtual';
 
 /** How long close() waits for clients to answer the close frame before cutting their sockets. */
@@ -50,7 +50,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options,
   );
   server.on('request', managementHandler(engine, faults, counters, stage));
-  const sockets = attachWebSockets(server, engine, stage);
+  const sockets = attachWebSockets(server, engine, stage, { allowOrigin: options.allowOrigin, maxBufferedBytes: options.maxBufferedBytes });
   // Referenced on purpose: a gateway nobody closed keeps the process up, visibly, instead of leaking quietly.
   const sweeper = setInterval(() => engine.sweep(), sweepIntervalMs(engine));
 
@@ -74,7 +74,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     apiId,
     setFaults: (f) => faults.set(f),
     stats: () => ({ ...counters, connections: engine.connections.size }),
-    connectVirtual: (opts) => connectVirtual(engine, opts),
+    connectVirtual: async (opts) => {
+      if (options.allowOrigin) {
+        const origin = Object.entries(opts?.headers ?? {}).find(([name]) => name.toLowerCase() === 'origin')?.[1];
+        if (!options.allowOrigin(origin)) throw new ConnectRejectedError(403, '{"message":"Forbidden"}');
+      }
+      return connectVirtual(engine, opts);
+    },
     close: () => (closed ??= close()),
   };
 }
