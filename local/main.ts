@@ -68,7 +68,7 @@ function banner(outputs: StackOutputs, settings: CliSettings, rules: RulesSource
 Realtime pub/sub is running locally (Ctrl-C stops it).
 
   WebSocket   ${outputs.websocketUrl}
-              try: npx wscat -c ${outputs.websocketUrl}${local.authSecret ? '?token=<jwt>' : ''}
+              try: npx wscat -c ${outputs.websocketUrl}${local.authSecret ? ' -s realtime -s bearer.<jwt>' : ''}
               then: {"action":"subscribe","topics":["demo"]}
   Demo page   ${outputs.demoUrl}
 
