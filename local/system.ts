@@ -208,7 +208,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
     // Filled as the servers listen: the gateway's origin now, the demo page's once it runs.
     const origins = new OriginPolicy(options.allowedOrigins ?? []);
 
-    // Routes call through `functions`, filled once the gateway's management endpoint is known.
+    // Routes call through `functions`, filled once the gateway's management endpoint is known;
+    // the pool gives each invocation its own Lambda context (the gateway's is not used).
     const functions: Partial<Record<HandlerName, FunctionPool>> = {};
     const lazy =
       (name: HandlerName): LambdaLike =>

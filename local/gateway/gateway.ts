@@ -10,6 +10,13 @@ import { attachWebSockets } from './socket';
 import { ConnectRejectedError, type Gateway, type GatewayOptions } from './types';
 import { connectVirtual } from './virtual';
 
+/**
+ * Handshakes the kernel holds until the gateway accepts them. Node's default (511) overflows when
+ * a burst of connects (API Gateway admits 500 a second) meets an event loop busy with handlers:
+ * the kernel then drops them and the clients see resets. Linux caps it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** How long close() waits for clients to answer the close frame before cutting their sockets. */
 const CLOSE_GRACE_MS = 500;
 
@@ -37,7 +44,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    server.listen({ port: options.port ?? 0, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
