@@ -9,11 +9,14 @@
  *
  * As in DynamoDB, an item whose TTL attribute is missing or not a Number never expires, and an
  * item whose TTL was moved into the future before the delete reached it stays (conditional delete).
- * Deletes go one at a time: dynalite serves one request at a time, and the sweep must not crowd
- * out the handlers.
+ * Deletes go one at a time and the scan reads small pages: dynalite serves one request at a time,
+ * and the sweep must not hold it (and the process's one event loop) away from the handlers.
  */
 import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './constants';
+
+/** Items one Scan request examines, by default. */
+const SCAN_PAGE_ITEMS = 500;
 
 export interface TtlSweeperOptions {
   endpoint: string;
@@ -23,6 +26,8 @@ export interface TtlSweeperOptions {
   /** The table's key attributes: all a delete needs. */
   keys: readonly string[];
   intervalMs: number;
+  /** Items one Scan request examines (default 500). */
+  scanPageItems?: number;
   /** A sweep failed (dynalite closing, ...); the next one tries again. */
   onError?: (error: unknown) => void;
   /** Clock, epoch milliseconds (tests). */
@@ -65,6 +70,7 @@ export function startTtlSweeper(options: TtlSweeperOptions): TtlSweeper {
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ExclusiveStartKey: start,
+          Limit: options.scanPageItems ?? SCAN_PAGE_ITEMS,
         }),
       );
       for (const key of page.Items ?? []) {

@@ -62,15 +62,19 @@ describe('local DynamoDB TTL (dynalite has none)', () => {
       attribute: TABLE.ttlAttribute,
       keys: [TABLE.partitionKey, TABLE.sortKey],
       intervalMs: 60_000,
+      scanPageItems: 3,
       now: () => clock,
     });
     try {
       await put('later', TABLE.connectionSortKey, { N: String(Math.floor(clock / 1000) + 3600) });
       expect(await sweeper.sweep()).to.equal(0);
       expect(await rowsOf(aws.dynamodb, system.outputs.tableName, 'later')).to.deep.equal([TABLE.connectionSortKey]);
+      // Several Scan pages of them (the sweeper below reads 3 items a request).
+      for (let i = 0; i < 7; i++) await put(`many-${i}`, TABLE.connectionSortKey, { N: String(Math.floor(clock / 1000) + 60) });
       clock += 3601_000;
-      expect(await sweeper.sweep()).to.be.at.least(1);
+      expect(await sweeper.sweep()).to.be.at.least(8);
       expect(await rowsOf(aws.dynamodb, system.outputs.tableName, 'later')).to.deep.equal([]);
+      expect((await scanTable(aws.dynamodb, system.outputs.tableName)).filter((i) => i[TABLE.partitionKey].S!.startsWith('many-'))).to.deep.equal([]);
     } finally {
       await sweeper.stop();
     }
