@@ -35,7 +35,7 @@ export function buildProgram(): Command {
     .description('print each message on the topics as one JSON line, until Ctrl-C')
     .argument('<topic...>', 'topics to subscribe to')
     .option('--token <jwt>', 'a token for the $connect authorizer')
-    .addOption(new Option('--token-transport <how>', 'how the token travels').choices(['query', 'subprotocol']).default('query'))
+    .addOption(new Option('--token-transport <how>', 'how the token travels: the bearer.<jwt> subprotocol (out of the URL) or ?token=').choices(['subprotocol', 'query']).default('subprotocol'))
     .option('--count <n>', 'exit after this many messages', positiveInteger)
     .action(async (topics: string[], _opts, command: Command) => {
       await listen(topics, command.optsWithGlobals());

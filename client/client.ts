@@ -23,7 +23,10 @@ export interface RealtimeClientOptions {
   url: string;
   /** A JWT, or a function returning one (called before every connection, so it can refresh). */
   token?: TokenSource;
-  /** How the token travels: the `token` query parameter (default) or the `bearer.<jwt>` subprotocol. */
+  /**
+   * How the token travels: offered as the `bearer.<jwt>` subprotocol (default: it stays out of
+   * URLs, so out of access logs, proxies and browser history), or as the `token` query parameter.
+   */
   tokenTransport?: 'query' | 'subprotocol';
   /** Time between `ping` heartbeats; must stay under API Gateway's 10-minute idle timeout. Default 5 min. */
   heartbeatIntervalMs?: number;
@@ -145,7 +148,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.options = {
       url: options.url,
       token: options.token,
-      tokenTransport: options.tokenTransport ?? 'query',
+      tokenTransport: options.tokenTransport ?? 'subprotocol',
       heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs, CLIENT_DEFAULTS.heartbeatIntervalMs),
       maxConnectionAgeMs: positive('maxConnectionAgeMs', options.maxConnectionAgeMs, CLIENT_DEFAULTS.maxConnectionAgeMs),
       baseDelayMs: positive('reconnect.baseDelayMs', options.reconnect?.baseDelayMs, CLIENT_DEFAULTS.baseDelayMs),

@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseFaultFlags, type FaultFlags, type FaultOptions } from './gateway';
+import { normalizeOrigin } from './origin-policy';
 import type { LocalOptions } from './system';
 
 /** Ports of a default run: stable, so a backend's environment survives restarts. */
@@ -28,6 +29,12 @@ function integer(min: number, max: number, what: string) {
 
 const port = integer(0, 65535, 'a port, 0 for any free one');
 
+/** Repeatable and variadic: every value collected, each checked to be an origin. */
+function originList(text: string, previous: string[] | undefined): string[] {
+  if (normalizeOrigin(text) === undefined) throw new InvalidArgumentError('takes an origin such as http://localhost:5173.');
+  return [...(previous ?? []), text];
+}
+
 function fault(key: keyof FaultFlags) {
   return (text: string) => {
     try {
@@ -49,6 +56,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--data <dir>', 'keep DynamoDB data (connections, subscriptions) in this directory across restarts; in memory otherwise').env('LOCAL_DATA_DIR'))
     .addOption(new Option('--json', 'once ready, print one line of JSON with the endpoints (the stack output keys plus the local endpoints) instead of the banner'))
     .addOption(new Option('--rules <file>', 'EventBridge rules from a JSON array file instead of realtime:eventRules in Pulumi.dev.yaml'))
+    .addOption(new Option('--allow-origin <origin...>', 'also trust web pages of this origin (e.g. a dev server, http://localhost:5173); pages of any other origin cannot connect or publish').argParser(originList))
     .addOption(new Option('--auth-secret <secret>', 'turn the $connect authorizer on, verifying HS256 tokens signed with this secret').env('LOCAL_AUTH_SECRET'))
     .addOption(new Option('--latency-ms <ms>', 'latency added to every management API (@connections) call').argParser(fault('latencyMs')).env('LOCAL_LATENCY_MS'))
     .addOption(new Option('--gone-rate <p>', 'probability (0..1) that a management call answers 410 Gone').argParser(fault('goneRate')).env('LOCAL_GONE_RATE'))
@@ -59,6 +67,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--max-connection-ms <ms>', 'close every connection after this long (default 7200000, API Gateway: 2 h)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
     .addOption(new Option('--visibility-timeout <s>', 'publish queue visibility timeout: how long a failed message waits before its retry; the publish function gets a sixth of it (default 30)').argParser(integer(1, 43200, 'seconds')))
     .addOption(new Option('--max-receive-count <n>', 'receives before a message moves to the DLQ (default 5)').argParser(integer(1, 1000, 'a count')))
+    .addOption(new Option('--ttl-sweep-seconds <s>', 'how often rows past their expiresAt are deleted, as DynamoDB TTL does (AWS: lazily, within days; default 60)').argParser(integer(1, 86400, 'seconds')))
+    .addOption(new Option('--route-concurrency <n>', 'Lambda environments per route function; more invocations wait for one (default 16)').argParser(integer(1, 1000, 'a count')))
     .addOption(new Option('--log-level <level>', "handlers' log level (Powertools JSON logs to stdout)").choices(LOG_LEVELS.flatMap((l) => [l, l.toLowerCase()])))
     .addOption(new Option('--metrics', "print the handlers' CloudWatch EMF metrics (off by default)"))
     .addOption(new Option('--quiet', 'no banner or notices; handler logs off unless --log-level is given'))
@@ -93,12 +103,15 @@ export function parseCli(argv: readonly string[], output?: { writeOut?(s: string
     },
     ...(o.data ? { dataDir: o.data } : {}),
     ...(o.authSecret ? { authSecret: o.authSecret } : {}),
+    ...(o.allowOrigin ? { allowedOrigins: o.allowOrigin as string[] } : {}),
     ...(Object.keys(faults).length > 0 ? { faults } : {}),
     ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     ...(o.maxConnectionMs !== undefined ? { maxConnectionMs: o.maxConnectionMs } : {}),
     ...(o.visibilityTimeout !== undefined || o.maxReceiveCount !== undefined
       ? { queue: { visibilityTimeoutSeconds: o.visibilityTimeout, maxReceiveCount: o.maxReceiveCount } }
       : {}),
+    ...(o.ttlSweepSeconds !== undefined ? { ttlSweepIntervalMs: o.ttlSweepSeconds * 1000 } : {}),
+    ...(o.routeConcurrency !== undefined ? { routeConcurrency: o.routeConcurrency } : {}),
     ...(o.logLevel ? { logLevel: String(o.logLevel).toUpperCase() } : {}),
     metrics: Boolean(o.metrics),
     quiet: Boolean(o.quiet),

@@ -1,13 +1,15 @@
 /**
  * The demo HTTP server (contract 6): the static page of local/demo/, `GET /config.json` with the
  * outputs, and `POST /publish` taking a publish envelope onto the local queue — the same path a
- * backend's SendMessage takes.
+ * backend's SendMessage takes. Only the demo page itself and other trusted origins
+ * (origin-policy.ts) may call it from a browser; other pages get 403.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { envelopeSchema } from '../protocol/envelope';
 import { BodyTooLargeError, closeServer, listen, readBody } from './http-server';
+import { loopbackOrigins, OriginPolicy } from './origin-policy';
 
 export interface DemoServerOptions {
   staticDir: string;
@@ -18,6 +20,8 @@ export interface DemoServerOptions {
   maxBodyBytes?: number;
   port?: number;
   host?: string;
+  /** Pages allowed to call it from a browser; its own origins are added once it listens. Default: its own only. */
+  originPolicy?: OriginPolicy;
 }
 
 export interface DemoServer {
@@ -41,6 +45,9 @@ const CONTENT_TYPES: Record<string, string> = {
 export async function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   const root = resolve(options.staticDir);
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const policy = options.originPolicy ?? new OriginPolicy();
+  /** Host names the server answers to (`host:port`), set once it listens: a DNS-rebinding page names another. */
+  const hosts = new Set<string>();
   const server = createServer((req, res) => {
     route(req, res).catch((err) => {
       if (!res.headersSent) json(res, 500, { error: `internal error: ${(err as Error).message}` });
@@ -55,8 +62,15 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     } catch {
       return json(res, 400, { error: 'malformed URL' });
     }
-    // The page and its config may be fetched from another local origin (a dev server).
-    res.setHeader('access-control-allow-origin', '*');
+    // A page elsewhere (any site the developer visits) must neither publish nor read the config.
+    const host = req.headers.host;
+    if (host !== undefined && !hosts.has(host.toLowerCase())) return json(res, 403, { error: 'unknown host name: open the demo at 127.0.0.1 or localhost' });
+    const origin = req.headers.origin;
+    if (!policy.allows(origin)) return json(res, 403, { error: 'requests from this page are not allowed (npm start -- --allow-origin ORIGIN trusts a page)' });
+    if (origin !== undefined) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'origin');
+    }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'content-type' });
       return void res.end();
@@ -114,6 +128,8 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   }
 
   const base = await listen(server, options.port ?? 0, options.host);
+  for (const origin of loopbackOrigins(base)) hosts.add(new URL(origin).host);
+  policy.trust(...loopbackOrigins(base));
   return { url: `${base}/`, close: () => closeServer(server) };
 }
 

@@ -1,14 +1,17 @@
 /**
  * `npm start`: the whole system on this machine. Prints a banner with the WebSocket URL, the demo
  * page and the environment a backend sets (or, with --json, one line of JSON once ready), and
- * stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
+ * stops cleanly on Ctrl-C (SIGINT) or SIGTERM: every connection is closed and its $disconnect
+ * runs before the process exits 0.
+ * `npm start` runs this as one process (`exec node --import tsx`): no tsx parent that would kill
+ * us 30 ms into stopping, and no shell that would turn Ctrl-C into exit status 130 after we exit 0.
  */
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import type { StackOutputs } from '../protocol/outputs';
 import { parseCli, type CliSettings } from './cli-options';
 import { readRulesFile, readStackRules, type RulesSource } from './stack-config';
-import { backendEnvironment, startLocal, type LocalSystem } from './system';
+import { backendEnvironment, QUEUE_JOURNAL_FILE, startLocal, type LocalSystem } from './system';
 
 // The SDK warns about Node 20 on every start; it is about future SDK releases, not this tool.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -35,9 +38,10 @@ async function main(): Promise<void> {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      // A second Ctrl-C: the user does not want to wait.
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
-      process.exit(1);
+      // Ctrl-C often arrives twice (the terminal signals the whole process group, and npm passes
+      // it on as well): stopping goes on, so every connection's $disconnect still runs.
+      if (!settings.local.quiet && !settings.json) process.stderr.write(`${signal} again: still closing connections (Ctrl-\\ quits without waiting)\n`);
+      return;
     }
     stopping = true;
     if (!settings.local.quiet && !settings.json) process.stderr.write(`\n${signal}: closing connections and stopping...\n`);
@@ -64,7 +68,7 @@ function banner(outputs: StackOutputs, settings: CliSettings, rules: RulesSource
 Realtime pub/sub is running locally (Ctrl-C stops it).
 
   WebSocket   ${outputs.websocketUrl}
-              try: npx wscat -c ${outputs.websocketUrl}${local.authSecret ? '?token=<jwt>' : ''}
+              try: npx wscat -c ${outputs.websocketUrl}${local.authSecret ? ' -s realtime -s bearer.<jwt>' : ''}
               then: {"action":"subscribe","topics":["demo"]}
   Demo page   ${outputs.demoUrl}
 
@@ -73,6 +77,7 @@ A backend publishes with the AWS SDK (SendMessage to QUEUE_URL, or PutEvents) us
 ${env}
 
   DynamoDB    ${outputs.dynamodbEndpoint}, table ${outputs.tableName}, ${local.dataDir ? `data kept in ${local.dataDir}` : 'in memory (--data DIR keeps it)'}
+  Queues      ${local.dataDir ? `messages kept in ${join(local.dataDir, QUEUE_JOURNAL_FILE)}` : 'in memory: messages not yet published are lost on stop (--data DIR keeps them)'}
   DLQ         ${outputs.dlqUrl}
   Rules       ${rules.eventRules.length > 0 ? `${ruleNames} (from ${rules.from}), event bus ${outputs.eventBusName}` : `none (from ${rules.from})`}
   Auth        ${local.authSecret ? 'on: HS256 tokens signed with --auth-secret (npx realtime token --secret ... --sub ... --topics ...)' : 'off (--auth-secret S turns it on)'}

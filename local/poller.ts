@@ -5,16 +5,24 @@
  * receives, moves to the dead-letter queue (the queue's own redrive does that part).
  *   - `{batchItemFailures: [...]}` fails just those records; null, {} or an empty list is success;
  *   - a thrown error, or a failure entry naming no record of the batch, fails the whole batch;
- *   - at most `maximumConcurrency` invocations run at once (scalingConfig.maximumConcurrency).
+ *   - at most `maximumConcurrency` invocations run at once (scalingConfig.maximumConcurrency), each
+ *     in its own execution environment of a FunctionPool (own SDK clients, reused while warm).
  */
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './constants';
-import { lambdaContext, type LambdaLike } from './gateway';
+import type { LambdaLike } from './gateway';
+import { FunctionPool } from './lambda/function-pool';
 import { md5OfAttributes, systemAttributesOf, type Delivery, type Queue } from './sqs';
 
 export interface PollerOptions {
   queue: Queue;
-  handler: LambdaLike;
+  /**
+   * The function the mapping invokes: `build` makes one execution environment (one per concurrent
+   * invocation, reused while warm); `handler` is one instance shared by every invocation (tests).
+   * Exactly one of the two.
+   */
+  build?: () => LambdaLike;
+  handler?: LambdaLike;
   /** Records per invocation (default 10; above 10 needs a batching window, as on AWS). */
   batchSize?: number;
   /** How long to gather a batch before invoking (default 0: invoke with what one receive got). */
@@ -44,6 +52,8 @@ export interface PollerStats {
 
 export interface Poller {
   stats(): PollerStats;
+  /** The invoked function's environments (stats: cold starts, concurrency). */
+  readonly pool: FunctionPool;
   /** Stop receiving, let running invocations finish, and resolve. */
   stop(): Promise<void>;
 }
@@ -58,8 +68,18 @@ export function startPoller(options: PollerOptions): Poller {
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new RangeError(`batchSize must be a whole number from 1 to 10000, got ${batchSize}`);
   if (batchSize > MAX_RECEIVE && windowMs <= 0) throw new RangeError('a batchSize above 10 needs a batching window, as on AWS');
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`maximumConcurrency must be a whole number >= 1, got ${concurrency}`);
-  const { queue } = options;
+  if ((options.build === undefined) === (options.handler === undefined)) throw new TypeError('startPoller takes either build or handler');
+  const { queue, handler } = options;
   const region = options.region ?? LOCAL_REGION;
+  // As many environments as the mapping runs invocations: none ever waits.
+  const fn = new FunctionPool({
+    name: options.functionName ?? 'publish',
+    build: options.build ?? (() => handler!),
+    maxConcurrency: concurrency,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    region,
+    accountId: options.accountId ?? LOCAL_ACCOUNT,
+  });
   const stats: PollerStats = { invocations: 0, records: 0, succeeded: 0, failed: 0, failedBatches: 0 };
   const controller = new AbortController();
   const signal = controller.signal;
@@ -78,18 +98,12 @@ export function startPoller(options: PollerOptions): Poller {
 
   const invoke = async (batch: Delivery[]) => {
     const event: SQSEvent = { Records: batch.map((d) => toRecord(d, queue.arn, region)) };
-    const context = lambdaContext({
-      functionName: options.functionName ?? 'publish',
-      timeoutMs: options.timeoutMs ?? 60_000,
-      region,
-      accountId: options.accountId ?? LOCAL_ACCOUNT,
-    });
     stats.invocations++;
     stats.records += batch.length;
     const started = Date.now();
     let failedIds: Set<string>;
     try {
-      failedIds = failuresOf(await options.handler(event, context), batch);
+      failedIds = failuresOf(await fn.invoke(event), batch);
     } catch (err) {
       stats.failedBatches++;
       options.onBatchError?.(err, event);
@@ -123,6 +137,7 @@ export function startPoller(options: PollerOptions): Poller {
   let stopped: Promise<void> | undefined;
   return {
     stats: () => ({ ...stats }),
+    pool: fn,
     stop: () =>
       (stopped ??= (async () => {
         controller.abort();

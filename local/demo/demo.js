@@ -24,7 +24,8 @@ function showState(state) {
 /** One client for the page; the token is read again on every (re)connection. */
 function getClient() {
   if (client) return client;
-  client = new RealtimeClient({ url: config.websocketUrl, token: () => $('token').value.trim() });
+  // The token goes in Sec-WebSocket-Protocol (bearer.<jwt>), never in the URL, where logs and history keep it.
+  client = new RealtimeClient({ url: config.websocketUrl, token: () => $('token').value.trim(), tokenTransport: 'subprotocol' });
   client.on('state', (state) => {
     showState(state);
     log(`connection ${state}`);

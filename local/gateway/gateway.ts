@@ -7,8 +7,15 @@ import { FaultInjector } from './faults';
 import { randomApiId } from './ids';
 import { managementHandler, newCounters } from './management';
 import { attachWebSockets } from './socket';
-import type { Gateway, GatewayOptions } from './types';
+import { ConnectRejectedError, type Gateway, type GatewayOptions } from './types';
 import { connectVirtual } from './virtual';
+
+/**
+ * Handshakes the kernel holds until the gateway accepts them. Node's default (511) overflows when
+ * a burst of connects (API Gateway admits 500 a second) meets an event loop busy with handlers:
+ * the kernel then drops them and the clients see resets. Linux caps it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
 
 /** How long close() waits for clients to answer the close frame before cutting their sockets. */
 const CLOSE_GRACE_MS = 500;
@@ -37,7 +44,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    server.listen({ port: options.port ?? 0, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -50,7 +57,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options,
   );
   server.on('request', managementHandler(engine, faults, counters, stage));
-  const sockets = attachWebSockets(server, engine, stage);
+  const sockets = attachWebSockets(server, engine, stage, { allowOrigin: options.allowOrigin, maxBufferedBytes: options.maxBufferedBytes });
   // Referenced on purpose: a gateway nobody closed keeps the process up, visibly, instead of leaking quietly.
   const sweeper = setInterval(() => engine.sweep(), sweepIntervalMs(engine));
 
@@ -74,7 +81,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     apiId,
     setFaults: (f) => faults.set(f),
     stats: () => ({ ...counters, connections: engine.connections.size }),
-    connectVirtual: (opts) => connectVirtual(engine, opts),
+    connectVirtual: async (opts) => {
+      if (options.allowOrigin) {
+        const origin = Object.entries(opts?.headers ?? {}).find(([name]) => name.toLowerCase() === 'origin')?.[1];
+        if (!options.allowOrigin(origin)) throw new ConnectRejectedError(403, '{"message":"Forbidden"}');
+      }
+      return connectVirtual(engine, opts);
+    },
     close: () => (closed ??= close()),
   };
 }

@@ -2,6 +2,9 @@
  * Real WebSockets: the HTTP `upgrade` is held open while the authorizer and $connect run (ws's
  * async verifyClient), so a refusal reaches the client as an HTTP status; the $connect result's
  * headers (Sec-WebSocket-Protocol included) go on the 101 response.
+ * A handshake from a page whose Origin is not allowed is refused (403) before anything runs, and
+ * a client that stops reading is closed once its send buffer passes a bound, instead of the
+ * gateway buffering for it without end.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -48,11 +51,30 @@ function closeInfoOfError(error: Error): CloseInfo {
   return { code: typeof code === 'number' ? code : CLOSE.abnormal.code, reason: error.message };
 }
 
+/**
+ * What a connection may have waiting to be sent before the gateway gives up on it: 32 frames of
+ * API Gateway's largest message. Beyond the kernel's socket buffers (a few MB on loopback), so a
+ * client that reads at all, even slowly, never meets it. API Gateway documents no such bound.
+ */
+export const SEND_BUFFER_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/** How $disconnect reports a connection closed for not reading. */
+export const SLOW_CONSUMER_CLOSE: CloseInfo = { code: 1008, reason: 'Slow consumer: too much data waiting to be sent' };
+
 class SocketTransport implements Transport {
-  constructor(private readonly ws: WebSocket) {}
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly maxBufferedBytes: number,
+    private readonly overflow: () => void,
+  ) {}
 
   deliver(data: string | Buffer): boolean {
     if (this.ws.readyState !== this.ws.OPEN) return false;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (this.ws.bufferedAmount + size > this.maxBufferedBytes) {
+      this.overflow();
+      return false;
+    }
     this.ws.send(data, { binary: false });
     return true;
   }
@@ -69,7 +91,14 @@ export interface SocketLayer {
   closeAll(graceMs: number): Promise<void>;
 }
 
-export function attachWebSockets(server: Server, engine: Engine, stage: string): SocketLayer {
+export interface SocketOptions {
+  allowOrigin?: (origin: string | undefined) => boolean;
+  maxBufferedBytes?: number;
+}
+
+export function attachWebSockets(server: Server, engine: Engine, stage: string, options: SocketOptions = {}): SocketLayer {
+  const maxBufferedBytes = options.maxBufferedBytes ?? SEND_BUFFER_LIMIT_BYTES;
+  if (!Number.isFinite(maxBufferedBytes) || maxBufferedBytes <= 0) throw new RangeError(`maxBufferedBytes must be > 0, got ${maxBufferedBytes}`);
   const admitted = new WeakMap<IncomingMessage, Admitted>();
   const sockets = new Set<WebSocket>();
   const stagePaths = new Set([`/${stage}`, `/${stage}/`]);
@@ -121,7 +150,9 @@ export function attachWebSockets(server: Server, engine: Engine, stage: string):
     const entry = admitted.get(req)!;
     admitted.delete(req);
     sockets.add(ws);
-    const conn = engine.open(entry.info, new SocketTransport(ws));
+    // Called only once frames flow, after `conn` exists.
+    const transport = new SocketTransport(ws, maxBufferedBytes, () => void engine.serverClose(conn, SLOW_CONSUMER_CLOSE));
+    const conn = engine.open(entry.info, transport);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (conn.ended) return;
       if (isBinary) {
@@ -143,6 +174,7 @@ export function attachWebSockets(server: Server, engine: Engine, stage: string):
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?', 1)[0];
     if (!stagePaths.has(path)) return refuseUpgrade(socket, 403, '{"message":"Forbidden"}');
+    if (options.allowOrigin && !options.allowOrigin(req.headers.origin)) return refuseUpgrade(socket, 403, '{"message":"Forbidden"}');
     if (engine.closing) return refuseUpgrade(socket, 503, '{"message":"Service Unavailable"}');
     wss.handleUpgrade(req, socket, head, (ws) => onOpen(ws, req));
   });

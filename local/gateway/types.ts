@@ -51,6 +51,18 @@ export interface GatewayOptions {
   /** (added) Function names for the Lambda context, by route key (and 'authorizer'). Default `<apiId>-<route>`. */
   functionNames?: Record<string, string>;
   /**
+   * (added) Which pages may open a connection, by their `Origin` header (undefined when the client
+   * sent none: not a browser). Refused handshakes get 403 before the authorizer runs. Default:
+   * every origin, as API Gateway (which checks none).
+   */
+  allowOrigin?: (origin: string | undefined) => boolean;
+  /**
+   * (added) The most bytes a connection may have waiting to be sent (a client that stopped
+   * reading): a frame beyond it closes the connection (1008, $disconnect runs) and its post
+   * answers 410. Default SEND_BUFFER_LIMIT_BYTES (4 MiB).
+   */
+  maxBufferedBytes?: number;
+  /**
    * (added) Where handler failures are reported (a thrown $connect, message route or $disconnect
    * handler, a malformed authorizer answer). Default: one line on stderr.
    */

@@ -6,6 +6,8 @@
  * received maxReceiveCount times (SQS moves it on the next receive; we move it when it would
  * reappear, which nobody can tell apart except by timing).
  * Retention and FIFO semantics are not modelled: local runs are short and the queues standard.
+ * A `store` (./journal.ts) is told of every change a restart must see; `restore` puts its
+ * messages back.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AwsServiceError } from '../aws-json';
@@ -40,9 +42,27 @@ interface MessageData {
 
 interface StoredMessage extends MessageData {
   firstReceiveTimestamp?: number;
+  /** While delayed: when it becomes visible (epoch ms). */
+  visibleAt?: number;
   /** Nonce of the newest receipt handle while in flight. */
   receipt?: string;
   timer?: NodeJS.Timeout;
+}
+
+/** A message as a store keeps it across restarts. */
+export interface PersistedMessage extends MessageData {
+  firstReceiveTimestamp?: number;
+  /** Delayed until then (epoch ms); absent when visible or in flight. */
+  visibleAt?: number;
+}
+
+/** Told of every change of a queue's messages, synchronously, before the caller hears of it. */
+export interface QueueStore {
+  sent(queue: Queue, message: PersistedMessage): void;
+  received(queue: Queue, messageId: string, receiveCount: number, firstReceiveTimestamp: number): void;
+  deleted(queue: Queue, messageId: string): void;
+  movedToDeadLetter(from: Queue, to: Queue, messageId: string): void;
+  purged(queue: Queue): void;
 }
 
 /** What one receive hands out: a snapshot, so later receives do not change it. */
@@ -98,6 +118,8 @@ export class Queue {
   redrive?: Redrive;
   /** Called when a message leaves for the dead-letter queue. */
   onDeadLetter?: (messageId: string, receiveCount: number) => void;
+  /** Where changes are persisted, if anywhere. */
+  store?: QueueStore;
 
   private readonly visible = new Map<string, StoredMessage>();
   private readonly inFlight = new Map<string, StoredMessage>();
@@ -129,7 +151,10 @@ export class Queue {
       sentTimestamp: Date.now(),
       receiveCount: 0,
     };
-    this.enqueue(message, input.delaySeconds ?? this.settings.delaySeconds);
+    const delaySeconds = input.delaySeconds ?? this.settings.delaySeconds;
+    if (delaySeconds > 0) message.visibleAt = message.sentTimestamp + delaySeconds * 1000;
+    this.store?.sent(this, persisted(message));
+    this.enqueue(message, delaySeconds);
     return {
       messageId: message.messageId,
       md5OfBody: message.md5OfBody,
@@ -166,6 +191,7 @@ export class Queue {
     if (!message || message.receipt !== handle.nonce) return;
     clearTimeout(message.timer);
     this.inFlight.delete(message.messageId);
+    this.store?.deleted(this, message.messageId);
   }
 
   changeVisibility(receiptHandle: string, seconds: number): void {
@@ -182,10 +208,43 @@ export class Queue {
   }
 
   purge(): void {
+    // close() empties memory only: what a store kept is still there for the next start.
+    if (!this.closed) this.store?.purged(this);
     for (const map of [this.visible, this.inFlight, this.delayed]) {
       for (const message of map.values()) clearTimeout(message.timer);
       map.clear();
     }
+  }
+
+  /**
+   * Puts back what a store kept, in the order given: delayed ones stay delayed until their time,
+   * the rest (in flight when the process stopped included) are visible at once with their receive
+   * counts — or, if they already had their maxReceiveCount receives, go to the dead-letter queue,
+   * as they would have on their next receive. The store is not told: it holds them already.
+   */
+  restore(messages: Iterable<PersistedMessage>): { restored: number; deadLettered: number } {
+    this.assertOpen();
+    let restored = 0;
+    let deadLettered = 0;
+    const now = Date.now();
+    for (const m of messages) {
+      const message: StoredMessage = { ...m, attributes: { ...m.attributes }, systemAttributes: { ...m.systemAttributes } };
+      const redrive = this.redrive;
+      if (redrive && message.receiveCount >= redrive.maxReceiveCount) {
+        if (redrive.deadLetterQueue.acceptDeadLetter(message, this.arn)) deadLettered++;
+        continue;
+      }
+      restored++;
+      const delayMs = message.visibleAt !== undefined ? message.visibleAt - now : 0;
+      if (delayMs <= 0) message.visibleAt = undefined;
+      this.enqueue(message, delayMs / 1000);
+    }
+    return { restored, deadLettered };
+  }
+
+  /** Every message held, whatever its state (a store compacting itself). */
+  snapshot(): PersistedMessage[] {
+    return [...this.visible.values(), ...this.inFlight.values(), ...this.delayed.values()].map(persisted);
   }
 
   /** Drop every message and timer and answer pending long polls with nothing. */
@@ -204,6 +263,7 @@ export class Queue {
     this.delayed.set(message.messageId, message);
     message.timer = unrefTimer(() => {
       this.delayed.delete(message.messageId);
+      message.visibleAt = undefined;
       this.makeVisible(message);
     }, delaySeconds * 1000);
   }
@@ -224,12 +284,14 @@ export class Queue {
   }
 
   private take(options: ReceiveOptions): Delivery[] {
-    const deliveries: Delivery[] = [];
+    // Picked first, delivered after: with a visibility timeout of 0 a delivered message is visible
+    // again at once, and one receive must not hand it out twice.
+    const picked: StoredMessage[] = [];
     for (const message of this.visible.values()) {
-      if (deliveries.length >= options.maxMessages) break;
-      deliveries.push(this.deliver(message, options.visibilityTimeoutSeconds ?? this.settings.visibilityTimeoutSeconds));
+      if (picked.length >= options.maxMessages) break;
+      picked.push(message);
     }
-    return deliveries;
+    return picked.map((message) => this.deliver(message, options.visibilityTimeoutSeconds ?? this.settings.visibilityTimeoutSeconds));
   }
 
   private deliver(message: StoredMessage, visibilityTimeoutSeconds: number): Delivery {
@@ -237,6 +299,7 @@ export class Queue {
     this.inFlight.set(message.messageId, message);
     message.receiveCount += 1;
     message.firstReceiveTimestamp ??= Date.now();
+    this.store?.received(this, message.messageId, message.receiveCount, message.firstReceiveTimestamp);
     this.hide(message, visibilityTimeoutSeconds);
     const { receipt: _receipt, timer: _timer, ...data } = message;
     return { ...data, firstReceiveTimestamp: message.firstReceiveTimestamp, receiptHandle: encodeHandle({ queue: this.name, messageId: message.messageId, nonce: message.receipt! }) };
@@ -256,18 +319,17 @@ export class Queue {
     this.inFlight.delete(message.messageId);
     const redrive = this.redrive;
     if (redrive && message.receiveCount >= redrive.maxReceiveCount) {
-      redrive.deadLetterQueue.acceptDeadLetter(message, this.arn);
+      if (redrive.deadLetterQueue.acceptDeadLetter(message, this.arn)) this.store?.movedToDeadLetter(this, redrive.deadLetterQueue, message.messageId);
       this.onDeadLetter?.(message.messageId, message.receiveCount);
       return;
     }
     this.makeVisible(message);
   }
 
-  private acceptDeadLetter(message: StoredMessage, sourceArn: string): void {
-    if (this.closed) return;
-    // Same id, body, attributes and sent time; the receive count starts over in the DLQ.
-    const copy: StoredMessage = { ...message, receiveCount: 0, firstReceiveTimestamp: undefined, receipt: undefined, timer: undefined, deadLetterQueueSourceArn: sourceArn };
-    this.makeVisible(copy);
+  private acceptDeadLetter(message: StoredMessage, sourceArn: string): boolean {
+    if (this.closed) return false;
+    this.makeVisible(deadLetterCopy(message, sourceArn));
+    return true;
   }
 
   private parseHandle(receiptHandle: string): ReceiptHandle {
@@ -277,6 +339,16 @@ export class Queue {
     }
     return handle;
   }
+}
+
+/** The copy a dead-letter queue holds: same id, body, attributes and sent time; the receive count starts over. */
+export function deadLetterCopy<M extends PersistedMessage>(message: M, sourceArn: string): M {
+  return { ...message, receiveCount: 0, firstReceiveTimestamp: undefined, visibleAt: undefined, receipt: undefined, timer: undefined, deadLetterQueueSourceArn: sourceArn };
+}
+
+function persisted(message: StoredMessage): PersistedMessage {
+  const { receipt: _receipt, timer: _timer, ...data } = message;
+  return data;
 }
 
 // The 'e.' prefix tags our handles; the rest is base64url JSON with the queue, message and nonce.

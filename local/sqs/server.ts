@@ -8,6 +8,7 @@ import { AwsServiceError, createJsonRpcServer, type Operation, type RequestInfo 
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../constants';
 import { closeServer, listen } from '../http-server';
 import { md5OfAttributes, type AttributeValue } from './md5';
+import { QueueJournal } from './journal';
 import { Queue, type Delivery, type QueueSettings, type SentMessage } from './queue';
 import {
   attributesToWire,
@@ -36,6 +37,8 @@ export interface SqsOptions {
   /** Told when a message moves to a dead-letter queue. */
   onDeadLetter?: (queue: string, messageId: string, receiveCount: number) => void;
   onInternalError?: (err: unknown) => void;
+  /** Keep every queue's messages in this file across restarts (./journal.ts); in memory when absent. */
+  journalFile?: string;
 }
 
 export interface SqsEndpoint {
@@ -43,6 +46,8 @@ export interface SqsEndpoint {
   endpoint: string;
   queueUrl(name: string): string;
   queue(name: string): Queue;
+  /** What the journal put back at start (none without journalFile). */
+  restored: { messages: Record<string, number>; deadLettered: number; skipped: number };
   close(): Promise<void>;
 }
 
@@ -84,6 +89,8 @@ export async function startSqs(options: SqsOptions): Promise<SqsEndpoint> {
     queue.redrive = { deadLetterQueue, maxReceiveCount: def.deadLetter.maxReceiveCount };
     queue.onDeadLetter = (id, count) => options.onDeadLetter?.(def.name, id, count);
   }
+
+  const opened = options.journalFile ? QueueJournal.open(options.journalFile, queues) : undefined;
 
   let base = '';
   const urlOf = (name: string) => `${base}/${account}/${name}`;
@@ -181,7 +188,12 @@ export async function startSqs(options: SqsOptions): Promise<SqsEndpoint> {
     operations,
     onInternalError: options.onInternalError,
   });
-  base = await listen(server, options.port ?? 0, options.host);
+  try {
+    base = await listen(server, options.port ?? 0, options.host);
+  } catch (err) {
+    opened?.journal.close();
+    throw err;
+  }
   return {
     endpoint: base,
     queueUrl(name) {
@@ -193,7 +205,10 @@ export async function startSqs(options: SqsOptions): Promise<SqsEndpoint> {
       if (!queue) throw new Error(`No local queue named ${name}`);
       return queue;
     },
+    restored: { messages: opened?.restored ?? {}, deadLettered: opened?.deadLettered ?? 0, skipped: opened?.skipped ?? 0 },
     async close() {
+      // Memory only: the journal keeps every message for the next start.
+      opened?.journal.close();
       for (const queue of queues.values()) queue.close();
       await closeServer(server);
     },

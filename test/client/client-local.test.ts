@@ -149,9 +149,9 @@ describe('client against the local mode', function () {
     it('connects with a token as a query parameter or the bearer subprotocol; refuses a forbidden topic with FORBIDDEN', async () => {
       await start({ authSecret: secret });
       const token = await mintToken({ secret, sub: 'alice', topics: ['orders/*'] });
-      const byQuery = client({ token });
+      const byQuery = client({ token, tokenTransport: 'query' });
       await byQuery.subscribe('orders/1', () => undefined);
-      const byProtocol = client({ token: async () => token, tokenTransport: 'subprotocol' });
+      const byProtocol = client({ token: async () => token });
       await byProtocol.subscribe('orders/2', () => undefined);
       const err = (await byProtocol.subscribe('payroll/1', () => undefined).catch((e: unknown) => e)) as RealtimeError;
       expect(err).to.be.instanceOf(RealtimeError);

@@ -167,15 +167,16 @@ describe('client (against an in-test server)', () => {
     c.close();
   });
 
-  it('sends the token as a query parameter, or as the bearer subprotocol', async () => {
+  it('sends the token as the bearer subprotocol by default (never in the URL), or as a query parameter when asked', async () => {
     await setup({ protocol: 'realtime' });
-    const q = client({ token: 'abc.def.ghi' });
-    await q.connect();
-    expect(new URL(server.connections[0].request.url!, 'http://x').searchParams.get('token')).to.equal('abc.def.ghi');
-    const s = client({ token: () => 'jwt.from.fn', tokenTransport: 'subprotocol' });
+    const s = client({ token: () => 'jwt.from.fn' });
     await s.connect();
-    expect(server.connections[1].request.headers['sec-websocket-protocol']?.split(/,\s*/)).to.deep.equal(['realtime', 'bearer.jwt.from.fn']);
-    expect(server.connections[1].request.url).to.equal('/local');
+    expect(server.connections[0].request.headers['sec-websocket-protocol']?.split(/,\s*/)).to.deep.equal(['realtime', 'bearer.jwt.from.fn']);
+    expect(server.connections[0].request.url).to.equal('/local');
+    const q = client({ token: 'abc.def.ghi', tokenTransport: 'query' });
+    await q.connect();
+    expect(new URL(server.connections[1].request.url!, 'http://x').searchParams.get('token')).to.equal('abc.def.ghi');
+    expect(server.connections[1].request.headers['sec-websocket-protocol']).to.equal(undefined);
   });
 
   it('reports an unknown frame as a PROTOCOL error and keeps working', async () => {

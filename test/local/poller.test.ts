@@ -120,6 +120,35 @@ describe('local poller (SQS event source mapping)', () => {
     expect(poller.stats().invocations).to.equal(12);
   });
 
+  it('runs each concurrent invocation in its own environment (build), reused while warm', async () => {
+    let environments = 0;
+    const seen: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    queue.settings.visibilityTimeoutSeconds = 30;
+    poller = startPoller({
+      queue,
+      batchSize: 1,
+      maximumConcurrency: 3,
+      build: () => {
+        const env = ++environments;
+        return async () => {
+          seen.push(env);
+          await held;
+        };
+      },
+    });
+    for (let i = 0; i < 3; i++) queue.send({ body: `first${i}` });
+    await until(() => seen.length === 3);
+    expect([...seen].sort()).to.deep.equal([1, 2, 3]);
+    release();
+    await until(() => poller!.stats().succeeded === 3);
+    for (let i = 0; i < 6; i++) queue.send({ body: `then${i}` });
+    await until(() => poller!.stats().succeeded === 9);
+    expect(environments).to.equal(3);
+    expect(poller.pool.stats()).to.include({ environmentsCreated: 3, maxConcurrent: 3, queued: 0 });
+  });
+
   it('gathers a batch over the batching window', async () => {
     const sizes: number[] = [];
     queue.settings.visibilityTimeoutSeconds = 30;
@@ -134,5 +163,6 @@ describe('local poller (SQS event source mapping)', () => {
   it('refuses settings Lambda refuses', () => {
     expect(() => startPoller({ queue, handler: async () => undefined, batchSize: 11 })).to.throw(/batching window/);
     expect(() => startPoller({ queue, handler: async () => undefined, maximumConcurrency: 0 })).to.throw(/maximumConcurrency/);
+    expect(() => startPoller({ queue })).to.throw(/either build or handler/);
   });
 });

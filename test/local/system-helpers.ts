@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_CREDENTIALS } from '../../local/constants';
@@ -71,7 +71,19 @@ export async function rowsOf(dynamodb: DynamoDBClient, tableName: string, connec
   return (Items ?? []).map((item) => item[TABLE.sortKey].S!);
 }
 
-/** `npm start` runs `tsx local/main.ts`: the same command, read from package.json, as a child process. */
+/** Every item of the table, page by page (connection items and subscriptions). */
+export async function scanTable(dynamodb: DynamoDBClient, tableName: string): Promise<Record<string, AttributeValue>[]> {
+  const items: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/** `npm start` runs its script with `sh -c`: the same, read from package.json, as a child process. */
 export interface StartedCli {
   child: ChildProcess;
   /** The first stdout line, parsed (with --json). */
@@ -85,8 +97,8 @@ export interface StartedCli {
 
 export function startCli(args: string[]): StartedCli {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [command, ...scriptArgs] = pkg.scripts.start.split(' ');
-  const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', command), [...scriptArgs, ...args], {
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  const child = spawn('/bin/sh', ['-c', [pkg.scripts.start, ...args.map(quote)].join(' ')], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
