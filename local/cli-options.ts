@@ -15,8 +15,10 @@ const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILE
 export interface CliSettings {
   local: LocalOptions;
   json: boolean;
-  /** --rules FILE, else the stack file. */
+  /** --rules FILE, else the stack file's rules. */
   rulesFile?: string;
+  /** --stack FILE, else Pulumi.dev.yaml. */
+  stackFile?: string;
 }
 
 function integer(min: number, max: number, what: string) {
@@ -55,7 +57,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--dynamodb-port <port>', `DynamoDB endpoint (default ${DEFAULT_PORTS.dynamodb})`).argParser(port))
     .addOption(new Option('--data <dir>', 'keep DynamoDB data (connections, subscriptions) in this directory across restarts; in memory otherwise').env('LOCAL_DATA_DIR'))
     .addOption(new Option('--json', 'once ready, print one line of JSON with the endpoints (the stack output keys plus the local endpoints) instead of the banner'))
-    .addOption(new Option('--rules <file>', 'EventBridge rules from a JSON array file instead of realtime:eventRules in Pulumi.dev.yaml'))
+    .addOption(new Option('--stack <file>', "the stack file whose realtime:* settings the local system runs with, as the deployed stack does (default Pulumi.dev.yaml)").env('LOCAL_STACK_FILE'))
+    .addOption(new Option('--rules <file>', 'EventBridge rules from a JSON array file instead of realtime:eventRules of the stack file'))
     .addOption(new Option('--allow-origin <origin...>', 'also trust web pages of this origin (e.g. a dev server, http://localhost:5173); pages of any other origin cannot connect or publish').argParser(originList))
     .addOption(new Option('--auth-secret <secret>', 'turn the $connect authorizer on, verifying HS256 tokens signed with this secret').env('LOCAL_AUTH_SECRET'))
     .addOption(new Option('--latency-ms <ms>', 'latency added to every management API (@connections) call').argParser(fault('latencyMs')).env('LOCAL_LATENCY_MS'))
@@ -65,8 +68,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--rate-limit <n[/burst]>', 'token bucket on management calls: n a second, bursts of burst; 429 beyond').argParser(fault('rateLimit')).env('LOCAL_RATE_LIMIT'))
     .addOption(new Option('--idle-timeout-ms <ms>', 'close connections idle this long (default 600000, API Gateway: 10 min)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
     .addOption(new Option('--max-connection-ms <ms>', 'close every connection after this long (default 7200000, API Gateway: 2 h)').argParser(integer(1, 2 ** 31 - 1, 'milliseconds')))
-    .addOption(new Option('--visibility-timeout <s>', 'publish queue visibility timeout: how long a failed message waits before its retry; the publish function gets a sixth of it (default 30)').argParser(integer(1, 43200, 'seconds')))
-    .addOption(new Option('--max-receive-count <n>', 'receives before a message moves to the DLQ (default 5)').argParser(integer(1, 1000, 'a count')))
+    .addOption(new Option('--visibility-timeout <s>', "the queues' visibility timeout: how long a failed message waits before its retry; the publish and delivery functions get a sixth of it (default: 6 x the stack's publishTimeoutSeconds)").argParser(integer(1, 43200, 'seconds')))
+    .addOption(new Option('--max-receive-count <n>', "receives before a message moves to the DLQ (default: the stack's maxReceiveCount)").argParser(integer(1, 1000, 'a count')))
     .addOption(new Option('--ttl-sweep-seconds <s>', 'how often rows past their expiresAt are deleted, as DynamoDB TTL does (AWS: lazily, within days; default 60)').argParser(integer(1, 86400, 'seconds')))
     .addOption(new Option('--route-concurrency <n>', 'Lambda environments per route function; more invocations wait for one (default 16)').argParser(integer(1, 1000, 'a count')))
     .addOption(new Option('--log-level <level>', "handlers' log level (Powertools JSON logs to stdout)").choices(LOG_LEVELS.flatMap((l) => [l, l.toLowerCase()])))
@@ -118,5 +121,5 @@ export function parseCli(argv: readonly string[], output?: { writeOut?(s: string
   };
   // `npm start --json` (without --) reaches us as npm's own json setting.
   const json = Boolean(o.json) || process.env.npm_config_json === 'true';
-  return { local, json, ...(o.rules ? { rulesFile: o.rules } : {}) };
+  return { local, json, ...(o.rules ? { rulesFile: o.rules } : {}), ...(o.stack ? { stackFile: o.stack } : {}) };
 }

@@ -1,18 +1,21 @@
 /**
  * The embedded DynamoDB: dynalite on 127.0.0.1, in memory unless `dataDir` is given, with the
- * connections table created from protocol/table.ts when it is missing — so a restart on the same
- * data directory keeps every row.
+ * connections table (protocol/table.ts) and, when named, the history table (protocol/history.ts)
+ * created when missing — so a restart on the same data directory keeps every row.
  */
 import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { createTableInput, TABLE } from '../protocol/table';
+import { createHistoryTableInput } from '../protocol/history';
+import { createTableInput } from '../protocol/table';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './constants';
 import { listen } from './http-server';
 
 export interface DynamoOptions {
   tableName: string;
+  /** The history table too (message continuity). */
+  historyTableName?: string;
   /** Keep the data in this directory (created if needed); in memory when absent. */
   dataDir?: string;
   port?: number;
@@ -52,7 +55,8 @@ export async function startDynamo(options: DynamoOptions): Promise<LocalDynamo> 
     }).finally(unlock);
   try {
     const endpoint = await listen(server, options.port ?? 0, options.host);
-    const reused = await ensureTable(endpoint, options.tableName);
+    const reused = await ensureTable(endpoint, createTableInput(options.tableName));
+    if (options.historyTableName) await ensureTable(endpoint, createHistoryTableInput(options.historyTableName));
     return { endpoint, tableName: options.tableName, reused, close };
   } catch (err) {
     if (server.listening) await close();
@@ -61,20 +65,24 @@ export async function startDynamo(options: DynamoOptions): Promise<LocalDynamo> 
   }
 }
 
+type TableSpec = ReturnType<typeof createTableInput> | ReturnType<typeof createHistoryTableInput>;
+
 /** Create the table unless it exists; refuse a table of another shape (an old data directory). */
-async function ensureTable(endpoint: string, tableName: string): Promise<boolean> {
+async function ensureTable(endpoint: string, spec: TableSpec): Promise<boolean> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const tableName = spec.TableName;
+  const keysOf = (schema: readonly { AttributeName?: string; KeyType?: string }[] = []) => schema.map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    const keys = (Table?.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
     const indexes = (Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName);
-    if (keys !== `${TABLE.partitionKey}:HASH,${TABLE.sortKey}:RANGE` || !indexes.includes(TABLE.topicIndex)) {
-      throw new Error(`The table ${tableName} in the data directory has another key schema or lacks the ${TABLE.topicIndex} index; use a fresh --data directory`);
+    const wanted = 'GlobalSecondaryIndexes' in spec ? spec.GlobalSecondaryIndexes.map((i) => i.IndexName) : [];
+    if (keysOf(Table?.KeySchema) !== keysOf(spec.KeySchema) || !wanted.every((i) => indexes.includes(i))) {
+      throw new Error(`The table ${tableName} in the data directory has another key schema or lacks an index (${wanted.join(', ') || 'none'}); use a fresh --data directory`);
     }
     return true;
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
-    await client.send(new CreateTableCommand(createTableInput(tableName)));
+    await client.send(new CreateTableCommand(spec));
     return false;
   } finally {
     client.destroy();

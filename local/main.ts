@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import type { StackOutputs } from '../protocol/outputs';
 import { parseCli, type CliSettings } from './cli-options';
-import { readRulesFile, readStackRules, type RulesSource } from './stack-config';
+import { readRulesFile, readStackSettings, type RulesSource, type StackSource } from './stack-config';
 import { backendEnvironment, QUEUE_JOURNAL_FILE, startLocal, type LocalSystem } from './system';
 
 // The SDK warns about Node 20 on every start; it is about future SDK releases, not this tool.
@@ -26,11 +26,18 @@ async function main(): Promise<void> {
     if (err instanceof CommanderError) process.exit(err.exitCode);
     throw err;
   }
-  const rules: RulesSource = settings.rulesFile ? readRulesFile(settings.rulesFile) : readStackRules(join(REPO_ROOT, 'Pulumi.dev.yaml'));
+  let stack: StackSource;
+  let rules: RulesSource;
+  try {
+    stack = readStackSettings(settings.stackFile ?? join(REPO_ROOT, 'Pulumi.dev.yaml'));
+    rules = settings.rulesFile ? readRulesFile(settings.rulesFile) : { eventRules: stack.config.eventRules, eventBusName: stack.config.eventBusName, from: stack.from };
+  } catch (err) {
+    fail((err as Error).message);
+  }
 
   let system: LocalSystem;
   try {
-    system = await startLocal({ ...settings.local, eventRules: rules.eventRules, ...(rules.eventBusName ? { eventBusName: rules.eventBusName } : {}) });
+    system = await startLocal({ ...settings.local, stack: stack.config, eventRules: rules.eventRules, ...(rules.eventBusName ? { eventBusName: rules.eventBusName } : {}) });
   } catch (err) {
     fail(explainStartError(err));
   }
@@ -54,10 +61,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   if (settings.json) process.stdout.write(`${JSON.stringify(system.outputs)}\n`);
-  else if (!settings.local.quiet) process.stdout.write(banner(system.outputs, settings, rules));
+  else if (!settings.local.quiet) process.stdout.write(banner(system.outputs, settings, rules, stack));
 }
 
-function banner(outputs: StackOutputs, settings: CliSettings, rules: RulesSource): string {
+function banner(outputs: StackOutputs, settings: CliSettings, rules: RulesSource, stack: StackSource): string {
   const env = Object.entries(backendEnvironment(outputs))
     .map(([k, v]) => `  export ${k}=${v}`)
     .join('\n');
@@ -79,6 +86,7 @@ ${env}
   DynamoDB    ${outputs.dynamodbEndpoint}, table ${outputs.tableName}, ${local.dataDir ? `data kept in ${local.dataDir}` : 'in memory (--data DIR keeps it)'}
   Queues      ${local.dataDir ? `messages kept in ${join(local.dataDir, QUEUE_JOURNAL_FILE)}` : 'in memory: messages not yet published are lost on stop (--data DIR keeps them)'}
   DLQ         ${outputs.dlqUrl}
+  Settings    ${stack.from}${stack.set.length > 0 ? ` (sets ${stack.set.join(', ')})` : ''}
   Rules       ${rules.eventRules.length > 0 ? `${ruleNames} (from ${rules.from}), event bus ${outputs.eventBusName}` : `none (from ${rules.from})`}
   Auth        ${local.authSecret ? 'on: HS256 tokens signed with --auth-secret (npx realtime token --secret ... --sub ... --topics ...)' : 'off (--auth-secret S turns it on)'}
   Faults      ${faults}

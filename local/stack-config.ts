@@ -1,13 +1,28 @@
 /**
- * Where the local mode gets its EventBridge rules: `realtime:eventRules` (and
- * `realtime:eventBusName`) of a Pulumi stack file such as Pulumi.dev.yaml — the same setting the
- * Pulumi program deploys — or a JSON file holding the array of rules.
+ * The local mode is configured like the deployed stack: it reads every `realtime:*` setting of a
+ * Pulumi stack file (`--stack FILE`, default Pulumi.dev.yaml), checks them with the same rules
+ * and defaults as the Pulumi program (protocol/stack-settings.ts), and applies each one that has
+ * a meaning locally — so a setting tried locally is the setting deployed. `--rules FILE.json`
+ * can still replace the EventBridge rules alone.
+ *
+ * Applied locally: the handlers' limits and timeouts (publishConcurrency, maxSubscriptionsPerConnection,
+ * maxTopicLength, maxPublishBytes, postConnectTimeoutMs, postRequestTimeoutMs, postMaxAttempts),
+ * the delivery settings (rateBudget, sliceThreshold, sliceSize, deliveryMaxAttempts,
+ * deliveryBatchSize, deliveryMaximumConcurrency), history (historyRetentionSeconds,
+ * historyMaxMessages), the queue and its event source mapping (batchSize,
+ * maxBatchingWindowSeconds, maximumConcurrency, maxReceiveCount, and publishTimeoutSeconds,
+ * from which the visibility timeout follows as deployed), routeTimeoutSeconds, eventRules and
+ * eventBusName. The rest describe AWS resources the local mode does not have (stage name, log
+ * retention and levels, throttling, memory sizes, alarms, custom domain, the auth key source:
+ * locally `--auth-secret` turns auth on).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ENV } from '../protocol/env';
 import type { EventRule } from '../protocol/rules';
+import { CONFIG_DEFAULTS, parseStackConfig, PROJECT, type ConfigKey, type StackConfig } from '../protocol/stack-settings';
 
-export const PROJECT = 'realtime';
+export { PROJECT };
 export const DEFAULT_STACK_FILE = 'Pulumi.dev.yaml';
 
 export interface RulesSource {
@@ -17,9 +32,22 @@ export interface RulesSource {
   from: string;
 }
 
-/** The rules of a stack file; none when the file does not exist. Rules are checked later (compileRules). */
-export function readStackRules(file: string = DEFAULT_STACK_FILE): RulesSource {
-  if (!existsSync(file)) return { eventRules: [], from: `${file} (not found: no rules)` };
+export interface StackSource {
+  /** The settings with the defaults applied (all defaults when the file does not exist). */
+  config: StackConfig;
+  /** Where they came from, for the banner. */
+  from: string;
+  /** Keys the file sets. */
+  set: ConfigKey[];
+}
+
+/**
+ * Every `realtime:*` setting of a stack file, checked. Pulumi keeps values as YAML, or as strings
+ * when set with `pulumi config set` ("25", "true", a JSON array): each is read as its default's
+ * type calls for, as the Pulumi program does.
+ */
+export function readStackSettings(file: string = DEFAULT_STACK_FILE): StackSource {
+  if (!existsSync(file)) return { config: parseStackConfig({}), from: `${file} (not found: defaults)`, set: [] };
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(file, 'utf8'));
@@ -27,11 +55,52 @@ export function readStackRules(file: string = DEFAULT_STACK_FILE): RulesSource {
     throw new Error(`${file} is not valid YAML: ${(err as Error).message}`);
   }
   const config = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
-  const rules = objectValue(config[`${PROJECT}:eventRules`], `${PROJECT}:eventRules in ${file}`) ?? [];
-  if (!Array.isArray(rules)) throw new Error(`${PROJECT}:eventRules in ${file} must be a list of rules`);
-  const bus = config[`${PROJECT}:eventBusName`];
-  if (bus !== undefined && (typeof bus !== 'string' || bus === '')) throw new Error(`${PROJECT}:eventBusName in ${file} must be a non-empty string`);
-  return { eventRules: rules as EventRule[], ...(bus ? { eventBusName: bus as string } : {}), from: file };
+  const raw: Partial<Record<ConfigKey, unknown>> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const [namespace, name] = key.split(':');
+    if (namespace !== PROJECT || name === undefined) continue;
+    raw[name as ConfigKey] = typed(name, value, `${key} in ${file}`);
+  }
+  try {
+    return { config: parseStackConfig(raw), from: file, set: Object.keys(raw) as ConfigKey[] };
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+}
+
+/** A value as its default's type calls for; anything unreadable is left for the schema to name. */
+function typed(name: string, value: unknown, what: string): unknown {
+  const fallback = (CONFIG_DEFAULTS as Record<string, unknown>)[name];
+  if (typeof value !== 'string') return value;
+  if (typeof fallback === 'number') return /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+  if (typeof fallback === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
+  if (Array.isArray(fallback)) {
+    try {
+      return JSON.parse(value);
+    } catch (err) {
+      throw new Error(`${what} is a string that is not JSON: ${(err as Error).message}`);
+    }
+  }
+  return value;
+}
+
+/** The handlers' environment variables a stack's settings make. */
+export function handlerEnvFromStack(c: StackConfig): Record<string, string> {
+  return {
+    [ENV.publishConcurrency]: String(c.publishConcurrency),
+    [ENV.maxSubscriptionsPerConnection]: String(c.maxSubscriptionsPerConnection),
+    [ENV.maxTopicLength]: String(c.maxTopicLength),
+    [ENV.maxPublishBytes]: String(c.maxPublishBytes),
+    [ENV.postConnectTimeoutMs]: String(c.postConnectTimeoutMs),
+    [ENV.postRequestTimeoutMs]: String(c.postRequestTimeoutMs),
+    [ENV.postMaxAttempts]: String(c.postMaxAttempts),
+    [ENV.rateBudget]: String(c.rateBudget),
+    [ENV.sliceThreshold]: String(c.sliceThreshold),
+    [ENV.sliceSize]: String(c.sliceSize),
+    [ENV.deliveryMaxAttempts]: String(c.deliveryMaxAttempts),
+    [ENV.historyRetentionSeconds]: String(c.historyRetentionSeconds),
+    [ENV.historyMaxMessages]: String(c.historyMaxMessages),
+  };
 }
 
 /** A JSON file holding an array of rules (`--rules FILE.json`). */
@@ -50,14 +119,4 @@ export function readRulesFile(file: string): RulesSource {
   }
   if (!Array.isArray(rules)) throw new Error(`the rules file ${file} must hold a JSON array of rules ({"name", "eventPattern", "topic", "dataPath"?})`);
   return { eventRules: rules as EventRule[], from: file };
-}
-
-/** Pulumi keeps object config as YAML, or as a JSON string when set with `pulumi config set`. */
-function objectValue(value: unknown, what: string): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch (err) {
-    throw new Error(`${what} is a string that is not JSON: ${(err as Error).message}`);
-  }
 }

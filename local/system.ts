@@ -10,14 +10,17 @@ import { join, resolve } from 'node:path';
 import * as authorizer from '../functions/handlers/authorizer';
 import * as connect from '../functions/handlers/connect';
 import * as defaultRoute from '../functions/handlers/default';
+import * as deliver from '../functions/handlers/deliver';
 import * as disconnect from '../functions/handlers/disconnect';
 import * as publish from '../functions/handlers/publish';
 import * as subscribe from '../functions/handlers/subscribe';
 import * as unsubscribe from '../functions/handlers/unsubscribe';
 import { ENV } from '../protocol/env';
+import { HISTORY } from '../protocol/history';
+import type { StackConfig } from '../protocol/stack-settings';
 import { TABLE } from '../protocol/table';
 import type { StackOutputs } from '../protocol/outputs';
-import { AUTHORIZER_HANDLER, LAMBDA_ROUTES, MOCK_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
+import { AUTHORIZER_HANDLER, DELIVER_HANDLER, LAMBDA_ROUTES, MOCK_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
 import type { EventRule } from '../protocol/rules';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './constants';
 import { startDemoServer, type DemoServer } from './demo-server';
@@ -29,6 +32,7 @@ import { FunctionPool } from './lambda/function-pool';
 import { loopbackOrigins, OriginPolicy } from './origin-policy';
 import { startPoller, type Poller } from './poller';
 import { startSqs, type SqsEndpoint } from './sqs';
+import { handlerEnvFromStack } from './stack-config';
 
 /** Every handler module exports makeHandler(env) (contract 1). */
 const HANDLER_MODULES: Record<HandlerName, { makeHandler(env: Record<string, string | undefined>): LambdaLike }> = {
@@ -38,6 +42,7 @@ const HANDLER_MODULES: Record<HandlerName, { makeHandler(env: Record<string, str
   unsubscribe,
   default: defaultRoute,
   publish,
+  deliver,
   authorizer,
 };
 
@@ -46,12 +51,20 @@ export const QUEUE_JOURNAL_FILE = 'sqs-queues.jsonl';
 
 export const LOCAL_NAMES = {
   tableName: 'realtime-connections',
+  historyTableName: 'realtime-history',
   queueName: 'realtime-publish',
   dlqName: 'realtime-publish-dlq',
+  deliveryQueueName: 'realtime-delivery',
+  deliveryDlqName: 'realtime-delivery-dlq',
   stage: 'local',
 } as const;
 
 export interface LocalOptions {
+  /**
+   * The stack's settings (local/stack-config.ts reads them from a stack file): the handlers'
+   * limits, the queues, the pollers, the rules — as deployed. Explicit options below win.
+   */
+  stack?: StackConfig;
   /** Gateway port (0 = any free one). */
   port?: number;
   /** Fixed ports for the other endpoints (0 or absent = any free one). */
@@ -95,6 +108,10 @@ export interface LocalOptions {
     /** The publish function's timeout as its context reports it; default visibility timeout / 6. */
     functionTimeoutMs?: number;
   };
+  /** The delivery queue's mapping (the delivery function's timeout is the publish function's). */
+  delivery?: { batchSize?: number; maximumConcurrency?: number };
+  /** What the route functions' context reports, and when their invocation fails (default 29 s, API Gateway's integration timeout). */
+  routeTimeoutMs?: number;
   /** Where notices go (dead letters, handler failures); default stderr. */
   log?: (line: string) => void;
 }
@@ -105,8 +122,10 @@ export interface LocalSystem {
   sqs: SqsEndpoint;
   events: EventsEndpoint;
   poller: Poller;
-  /** DynamoDB's TTL, locally. */
-  ttl: TtlSweeper;
+  /** The delivery queue's poller: slices of big topics and retries, run by the delivery function. */
+  deliveryPoller: Poller;
+  /** DynamoDB's TTL, locally, one sweeper per table. */
+  ttl: TtlSweeper[];
   /** The env map the handlers were built with. */
   handlerEnv: Readonly<Record<string, string | undefined>>;
   /** The route functions and the authorizer, by handler name (the publish function is the poller's). */
@@ -122,6 +141,8 @@ export const LOCAL_DEFAULTS = {
   batchSize: 10,
   maxBatchingWindowMs: 0,
   maximumConcurrency: 10,
+  deliveryBatchSize: 5,
+  deliveryMaximumConcurrency: 10,
   /** A minute: AWS takes up to days, so nothing may count on the exact moment. */
   ttlSweepIntervalMs: 60_000,
   /**
@@ -145,7 +166,37 @@ export const LOCAL_DEFAULTS = {
  */
 export const VISIBILITY_PER_TIMEOUT = 6;
 
-export async function startLocal(options: LocalOptions = {}): Promise<LocalSystem> {
+/** The options a stack's settings make; explicit options are laid over them. */
+export function optionsFromStack(c: StackConfig): LocalOptions {
+  return {
+    eventRules: c.eventRules,
+    eventBusName: c.eventBusName,
+    env: handlerEnvFromStack(c),
+    // As deployed: visibility 6 × the function timeout + the batching window (components/publish-pipeline.ts).
+    queue: { visibilityTimeoutSeconds: VISIBILITY_PER_TIMEOUT * c.publishTimeoutSeconds + c.maxBatchingWindowSeconds, maxReceiveCount: c.maxReceiveCount },
+    poller: { batchSize: c.batchSize, maxBatchingWindowMs: c.maxBatchingWindowSeconds * 1000, maximumConcurrency: c.maximumConcurrency, functionTimeoutMs: c.publishTimeoutSeconds * 1000 },
+    delivery: { batchSize: c.deliveryBatchSize, maximumConcurrency: c.deliveryMaximumConcurrency },
+    routeTimeoutMs: c.routeTimeoutSeconds * 1000,
+  };
+}
+
+/** `over`'s defined fields laid over `base`, one level deep for the nested option groups. */
+function layered(base: LocalOptions, over: LocalOptions): LocalOptions {
+  const defined = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return {
+    ...base,
+    ...defined(over),
+    env: { ...base.env, ...defined(over.env) },
+    queue: { ...base.queue, ...defined(over.queue) },
+    poller: { ...base.poller, ...defined(over.poller) },
+    delivery: { ...base.delivery, ...defined(over.delivery) },
+  };
+}
+
+export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem> {
+  const options = given.stack ? layered(optionsFromStack(given.stack), given) : given;
+  // A visibility timeout given explicitly sets both queues' function timeouts (a sixth of it), as it did before stacks.
+  if (given.queue?.visibilityTimeoutSeconds !== undefined && given.poller?.functionTimeoutMs === undefined && options.poller) delete options.poller.functionTimeoutMs;
   const log = options.quiet ? () => undefined : (options.log ?? ((line: string) => process.stderr.write(`[local] ${line}\n`)));
   const closers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -159,27 +210,34 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
   };
 
   try {
-    const dynamo = await startDynamo({ tableName: LOCAL_NAMES.tableName, dataDir: options.dataDir, port: options.ports?.dynamodb });
+    const dynamo = await startDynamo({ tableName: LOCAL_NAMES.tableName, historyTableName: LOCAL_NAMES.historyTableName, dataDir: options.dataDir, port: options.ports?.dynamodb });
     closers.push(() => dynamo.close());
-    const ttl = startTtlSweeper({
-      endpoint: dynamo.endpoint,
-      tableName: dynamo.tableName,
-      attribute: TABLE.ttlAttribute,
-      keys: [TABLE.partitionKey, TABLE.sortKey],
-      intervalMs: options.ttlSweepIntervalMs ?? LOCAL_DEFAULTS.ttlSweepIntervalMs,
-      onError: (err) => log(`TTL sweep failed (the next one retries): ${(err as Error).message}`),
+    const ttl = [
+      { tableName: dynamo.tableName, keys: [TABLE.partitionKey, TABLE.sortKey] },
+      { tableName: LOCAL_NAMES.historyTableName, keys: [HISTORY.partitionKey, HISTORY.sortKey] },
+    ].map(({ tableName, keys }) =>
+      startTtlSweeper({
+        endpoint: dynamo.endpoint,
+        tableName,
+        attribute: TABLE.ttlAttribute,
+        keys,
+        intervalMs: options.ttlSweepIntervalMs ?? LOCAL_DEFAULTS.ttlSweepIntervalMs,
+        onError: (err) => log(`TTL sweep of ${tableName} failed (the next one retries): ${(err as Error).message}`),
+      }),
+    );
+    closers.push(async () => {
+      for (const sweeper of ttl) await sweeper.stop();
     });
-    closers.push(() => ttl.stop());
 
+    const visibilityTimeoutSeconds = options.queue?.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds;
+    const maxReceiveCount = options.queue?.maxReceiveCount ?? LOCAL_DEFAULTS.maxReceiveCount;
     const sqs = await startSqs({
       port: options.ports?.sqs,
       queues: [
         { name: LOCAL_NAMES.dlqName },
-        {
-          name: LOCAL_NAMES.queueName,
-          settings: { visibilityTimeoutSeconds: options.queue?.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds },
-          deadLetter: { queueName: LOCAL_NAMES.dlqName, maxReceiveCount: options.queue?.maxReceiveCount ?? LOCAL_DEFAULTS.maxReceiveCount },
-        },
+        { name: LOCAL_NAMES.queueName, settings: { visibilityTimeoutSeconds }, deadLetter: { queueName: LOCAL_NAMES.dlqName, maxReceiveCount } },
+        { name: LOCAL_NAMES.deliveryDlqName },
+        { name: LOCAL_NAMES.deliveryQueueName, settings: { visibilityTimeoutSeconds }, deadLetter: { queueName: LOCAL_NAMES.deliveryDlqName, maxReceiveCount } },
       ],
       onDeadLetter: (queue, id, count) => log(`message ${id} moved from ${queue} to the DLQ after ${count} receives`),
       onInternalError: (err) => log(`SQS endpoint error: ${(err as Error).stack ?? err}`),
@@ -238,7 +296,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       [ENV.tableName]: dynamo.tableName,
+      [ENV.historyTableName]: LOCAL_NAMES.historyTableName,
+      [ENV.deliveryQueueUrl]: sqs.queueUrl(LOCAL_NAMES.deliveryQueueName),
+      [ENV.deliveryDlqUrl]: sqs.queueUrl(LOCAL_NAMES.deliveryDlqName),
       [ENV.managementEndpoint]: gateway.managementEndpoint,
       [ENV.logLevel]: options.logLevel ?? (options.quiet ? 'SILENT' : 'WARN'),
       POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
@@ -251,7 +313,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
         name: `${LOCAL_NAMES.stage}-${name}`,
         build: () => HANDLER_MODULES[name].makeHandler(handlerEnv),
         maxConcurrency: routeConcurrency,
-        timeoutMs: LOCAL_DEFAULTS.routeTimeoutMs,
+        timeoutMs: options.routeTimeoutMs ?? LOCAL_DEFAULTS.routeTimeoutMs,
         region: LOCAL_REGION,
         accountId: LOCAL_ACCOUNT,
       });
@@ -259,6 +321,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       functions[name].warm();
     }
 
+    const functionTimeoutMs = options.poller?.functionTimeoutMs ?? Math.floor((visibilityTimeoutSeconds * 1000) / VISIBILITY_PER_TIMEOUT);
     const poller = startPoller({
       queue,
       build: () => HANDLER_MODULES[PUBLISH_HANDLER].makeHandler(handlerEnv),
@@ -266,16 +329,28 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       maxBatchingWindowMs: options.poller?.maxBatchingWindowMs ?? LOCAL_DEFAULTS.maxBatchingWindowMs,
       maximumConcurrency: options.poller?.maximumConcurrency ?? LOCAL_DEFAULTS.maximumConcurrency,
       functionName: `${LOCAL_NAMES.stage}-${PUBLISH_HANDLER}`,
-      timeoutMs:
-        options.poller?.functionTimeoutMs ??
-        Math.floor(((options.queue?.visibilityTimeoutSeconds ?? LOCAL_DEFAULTS.visibilityTimeoutSeconds) * 1000) / VISIBILITY_PER_TIMEOUT),
+      timeoutMs: functionTimeoutMs,
       onBatchError: (err, event) => log(`publish failed a batch of ${event.Records.length} (it will be retried): ${(err as Error)?.message ?? String(err)}`),
       onSlowInvocation: (ms, seconds) =>
         log(`a publish invocation took ${ms} ms, longer than the queue's ${seconds} s visibility timeout: its messages were redelivered meanwhile (raise --visibility-timeout)`),
     });
-    // The poller stops before the gateway closes, so running fan-outs can finish.
-    closers.push(() => poller.stop());
+    const deliveryPoller = startPoller({
+      queue: sqs.queue(LOCAL_NAMES.deliveryQueueName),
+      build: () => HANDLER_MODULES[DELIVER_HANDLER].makeHandler(handlerEnv),
+      batchSize: options.delivery?.batchSize ?? LOCAL_DEFAULTS.deliveryBatchSize,
+      maximumConcurrency: options.delivery?.maximumConcurrency ?? LOCAL_DEFAULTS.deliveryMaximumConcurrency,
+      functionName: `${LOCAL_NAMES.stage}-${DELIVER_HANDLER}`,
+      timeoutMs: functionTimeoutMs,
+      onBatchError: (err, event) => log(`deliver failed a batch of ${event.Records.length} jobs (they will be retried): ${(err as Error)?.message ?? String(err)}`),
+      onSlowInvocation: (ms, seconds) => log(`a delivery invocation took ${ms} ms, longer than the delivery queue's ${seconds} s visibility timeout`),
+    });
+    // The pollers stop before the gateway closes, so running fan-outs can finish.
+    closers.push(async () => {
+      await poller.stop();
+      await deliveryPoller.stop();
+    });
     poller.pool.warm();
+    deliveryPoller.pool.warm();
 
     let outputs: StackOutputs | undefined;
     const demo: DemoServer = await startDemoServer({
@@ -295,6 +370,9 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
       dlqUrl: sqs.queueUrl(LOCAL_NAMES.dlqName),
       eventBusName: events.eventBusName,
       tableName: dynamo.tableName,
+      historyTableName: LOCAL_NAMES.historyTableName,
+      deliveryQueueUrl: sqs.queueUrl(LOCAL_NAMES.deliveryQueueName),
+      deliveryDlqUrl: sqs.queueUrl(LOCAL_NAMES.deliveryDlqName),
       region: LOCAL_REGION,
       sqsEndpoint: sqs.endpoint,
       eventBridgeEndpoint: events.endpoint,
@@ -303,7 +381,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalSyste
     };
 
     let stopping: Promise<void> | undefined;
-    return { outputs, gateway, sqs, events, poller, ttl, handlerEnv, functions, stop: () => (stopping ??= stopAll()) };
+    return { outputs, gateway, sqs, events, poller, deliveryPoller, ttl, handlerEnv, functions, stop: () => (stopping ??= stopAll()) };
   } catch (err) {
     await stopAll();
     throw err;

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CommanderError } from 'commander';
 import { DEFAULT_PORTS, parseCli } from '../../local/cli-options';
-import { readRulesFile, readStackRules } from '../../local/stack-config';
+import { handlerEnvFromStack, readRulesFile, readStackSettings } from '../../local/stack-config';
+import { optionsFromStack } from '../../local/system';
+import { ENV } from '../../protocol/env';
 import { startLocal } from '../../local/system';
 import { stackOutputsSchema } from '../../protocol/outputs';
 import { openSocket } from './auth-fixtures';
@@ -102,15 +104,34 @@ describe('where npm start gets its EventBridge rules', () => {
 
   it('reads realtime:eventRules and realtime:eventBusName from a stack file, as YAML or as a JSON string', () => {
     const yaml = file('Pulumi.a.yaml', 'config:\n  realtime:eventBusName: shop\n  realtime:eventRules:\n    - name: orders\n      eventPattern:\n        source: [shop.orders]\n      topic: orders/{detail.orderId}\n');
-    expect(readStackRules(yaml)).to.deep.include({
+    expect(readStackSettings(yaml).config).to.deep.include({
       eventBusName: 'shop',
-      eventRules: [{ name: 'orders', eventPattern: { source: ['shop.orders'] }, topic: 'orders/{detail.orderId}' }],
+      eventRules: [{ name: 'orders', eventPattern: { source: ['shop.orders'] }, topic: 'orders/{detail.orderId}', dataPath: 'detail' }],
     });
     const json = file('Pulumi.b.yaml', `config:\n  realtime:eventRules: '${JSON.stringify([{ name: 'r', eventPattern: {}, topic: 't' }])}'\n`);
-    expect(readStackRules(json).eventRules).to.deep.equal([{ name: 'r', eventPattern: {}, topic: 't' }]);
-    expect(readStackRules(join(dir, 'missing.yaml'))).to.deep.include({ eventRules: [] });
-    expect(() => readStackRules(file('Pulumi.c.yaml', 'config: [\n'))).to.throw(/not valid YAML/);
-    expect(() => readStackRules(file('Pulumi.d.yaml', 'config:\n  realtime:eventRules: 42\n'))).to.throw(/must be a list/);
+    expect(readStackSettings(json).config.eventRules).to.deep.equal([{ name: 'r', eventPattern: {}, topic: 't', dataPath: 'detail' }]);
+    expect(readStackSettings(join(dir, 'missing.yaml')).config).to.deep.include({ eventRules: [], publishConcurrency: 64 });
+    expect(() => readStackSettings(file('Pulumi.c.yaml', 'config: [\n'))).to.throw(/not valid YAML/);
+    expect(() => readStackSettings(file('Pulumi.d.yaml', 'config:\n  realtime:eventRules: 42\n'))).to.throw(/realtime:eventRules/);
+  });
+
+  it('reads every realtime:* setting of a stack file with the deployed rules and defaults, as YAML values or as pulumi config set strings', () => {
+    const stack = readStackSettings(
+      file('Pulumi.e.yaml', 'config:\n  aws:region: eu-west-1\n  realtime:publishConcurrency: 16\n  realtime:sliceThreshold: "250"\n  realtime:publishTimeoutSeconds: 2\n  realtime:deliveryMaximumConcurrency: 4\n  realtime:authEnabled: "false"\n'),
+    );
+    expect(stack.set.sort()).to.deep.equal(['authEnabled', 'deliveryMaximumConcurrency', 'publishConcurrency', 'publishTimeoutSeconds', 'sliceThreshold']);
+    expect(stack.config).to.deep.include({ publishConcurrency: 16, sliceThreshold: 250, publishTimeoutSeconds: 2, deliveryMaximumConcurrency: 4, rateBudget: 5000 });
+    expect(handlerEnvFromStack(stack.config)).to.deep.include({ [ENV.publishConcurrency]: '16', [ENV.sliceThreshold]: '250', [ENV.rateBudget]: '5000' });
+    // As deployed: the queues' visibility is 6 x the function timeout (+ the batching window).
+    expect(optionsFromStack(stack.config)).to.deep.include({
+      queue: { visibilityTimeoutSeconds: 12, maxReceiveCount: 5 },
+      delivery: { batchSize: 5, maximumConcurrency: 4 },
+    });
+    expect(optionsFromStack(stack.config).poller).to.deep.include({ functionTimeoutMs: 2000, maximumConcurrency: 10 });
+    // Bad values are named with the file, as `pulumi up` would name them.
+    expect(() => readStackSettings(file('Pulumi.f.yaml', 'config:\n  realtime:publishConcurrency: lots\n  realtime:sliceSize: 0\n  realtime:nope: 1\n'))).to.throw(
+      /Pulumi\.f\.yaml: Invalid stack configuration:[\s\S]*realtime:nope is not a setting[\s\S]*publishConcurrency[\s\S]*sliceSize/,
+    );
   });
 
   it('reads a --rules JSON file and names what is wrong with it', () => {

@@ -47,11 +47,11 @@ describe('local DynamoDB TTL (dynalite has none)', () => {
 
     await eventually(async () => (await rowsOf(aws.dynamodb, system.outputs.tableName, 'deadConn')).length === 0, 'the expired rows to go', 15_000);
     // One whole sweep more, with every row in place: nothing else goes.
-    await system.ttl.sweep();
+    await system.ttl[0].sweep();
     const left = (await scanTable(aws.dynamodb, system.outputs.tableName)).map((i) => `${i[TABLE.partitionKey].S} ${i[TABLE.sortKey].S}`);
     expect(left).to.have.members(['liveConn $connection', 'liveConn ttl/a', 'oddConn ttl/a', 'oddConn ttl/b']);
     expect(await subscribersOf(aws.dynamodb, system.outputs.tableName, 'ttl/b')).to.deep.equal(['oddConn']);
-    expect(system.ttl.deleted()).to.equal(3);
+    expect(system.ttl[0].deleted()).to.equal(3);
   });
 
   it('deletes a row once its time has come, not before', async () => {
