@@ -15,6 +15,7 @@ import { topicAllowed } from '../../protocol/auth';
 import { MAX_MESSAGE_BYTES } from '../../protocol/limits';
 import { serverMessageSchema, type ErrorCode } from '../../protocol/messages';
 import { openSocket, publish, withToken, type Client } from './auth-fixtures';
+import { expectSubscribed } from './system-helpers';
 
 const SECRET = 'fuzz-secret';
 const PRINCIPAL = 'fuzzer';
@@ -127,7 +128,7 @@ describe('fuzz: malformed frames at every route (local mode, auth on)', () => {
     const url = system.outputs.websocketUrl;
     fuzzer = await openSocket(withToken(url, await mintToken({ secret: SECRET, sub: PRINCIPAL, topics: PATTERNS })));
     canary = await openSocket(withToken(url, await mintToken({ secret: SECRET, sub: 'canary', topics: ['canary/*'] })));
-    expect(await canary.request({ action: 'subscribe', topics: ['canary/1'] })).to.deep.equal({ type: 'subscribed', topics: ['canary/1'] });
+    expectSubscribed(await canary.request({ action: 'subscribe', topics: ['canary/1'] }), ['canary/1']);
   });
 
   after(async () => {

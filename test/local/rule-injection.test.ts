@@ -9,7 +9,7 @@ import { startLocal, type LocalSystem } from '../../local/system';
 import { DIRECT_PUBLISH_DETAIL_TYPE, DIRECT_PUBLISH_RULE, DIRECT_PUBLISH_SOURCE } from '../../protocol/direct-publish';
 import { captureOutput } from '../functions/helpers';
 import { openSocket, type Client } from './auth-fixtures';
-import { eventually, queueCounts, sdkClients } from './system-helpers';
+import { eventually, queueCounts, sdkClients, expectSubscribed } from './system-helpers';
 
 describe('local mode: EventBridge field injection', () => {
   let system: LocalSystem;
@@ -33,7 +33,7 @@ describe('local mode: EventBridge field injection', () => {
   const subscriber = async (...topics: string[]) => {
     const client = await openSocket(system.outputs.websocketUrl);
     open.push(client);
-    expect(await client.request({ action: 'subscribe', topics })).to.deep.equal({ type: 'subscribed', topics });
+    expectSubscribed(await client.request({ action: 'subscribe', topics }), topics);
     return client;
   };
   const order = (orderId: unknown) => ({ Source: 'shop.orders', DetailType: 'Order Shipped', Detail: JSON.stringify({ orderId, note: 'do-not-log-me' }) });

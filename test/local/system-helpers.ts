@@ -1,4 +1,5 @@
 /** Helpers of the end-to-end local-mode tests: AWS SDK clients on the local endpoints, polling, the CLI as a child process. */
+import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,22 @@ import type { StackOutputs } from '../../protocol/outputs';
 import { TABLE } from '../../protocol/table';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
+
+/**
+ * A subscribed reply for exactly these topics, with each topic's place in its stream (local mode
+ * keeps history, so every reply carries positions) and nothing else.
+ */
+export function expectSubscribed(reply: unknown, topics: string[]): void {
+  const r = reply as { type?: unknown; topics?: unknown; positions?: Record<string, { epoch?: unknown; seq?: unknown }> };
+  expect(Object.keys(r).sort(), JSON.stringify(reply)).to.deep.equal(['positions', 'topics', 'type']);
+  expect(r.type).to.equal('subscribed');
+  expect(r.topics).to.deep.equal(topics);
+  expect(Object.keys(r.positions ?? {}).sort()).to.deep.equal([...topics].sort());
+  for (const p of Object.values(r.positions ?? {})) {
+    expect(p.epoch).to.be.a('string').and.not.equal('');
+    expect(p.seq).to.be.a('number').at.least(0);
+  }
+}
 
 export function sdkClients(outputs: StackOutputs) {
   const common = { region: outputs.region!, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };

@@ -4,10 +4,12 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { mintToken } from '../../local/auth-token';
 import { startLocal, type LocalSystem } from '../../local/system';
+import { parseJob } from '../../functions/lib/delivery/job';
+import { ENV } from '../../protocol/env';
 import { deliveredMessageSchema } from '../../protocol/messages';
 import { TABLE } from '../../protocol/table';
 import { openSocket, refusedStatus, withToken, type Client } from './auth-fixtures';
-import { eventually, queueCounts, rowsOf, sdkClients, subscribersOf } from './system-helpers';
+import { eventually, queueCounts, rowsOf, sdkClients, subscribersOf, expectSubscribed } from './system-helpers';
 
 /** Every frame a client receives, parsed, in order (besides what Client.next consumes). */
 function record(client: Client): Record<string, unknown>[] {
@@ -32,10 +34,8 @@ describe('local mode end to end (real ws clients, real AWS SDK clients)', () => 
   before(async () => {
     system = await startLocal({
       quiet: true,
-      // Short redelivery keeps the fault tests quick; the publish function still gets time to
-      // retry 429s (a sixth of 1 s would leave none). Overlapping redeliveries are de-duplicated.
-      queue: { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 },
-      poller: { functionTimeoutMs: 10_000 },
+      // Deliveries that fail go to per-connection retry jobs; two rounds keep the DLQ test quick.
+      env: { [ENV.deliveryMaxAttempts]: '2' },
       eventRules: [{ name: 'orders', eventPattern: { source: ['shop.orders'], 'detail-type': [{ prefix: 'Order ' }] }, topic: 'orders/{detail.orderId}' }],
     });
     aws = sdkClients(system.outputs);
@@ -51,7 +51,7 @@ describe('local mode end to end (real ws clients, real AWS SDK clients)', () => 
 
   it('connect → subscribe → SendMessage → the subscriber receives it', async () => {
     const client = await connect();
-    expect(await client.request({ action: 'subscribe', topics: ['demo'] })).to.deep.equal({ type: 'subscribed', topics: ['demo'] });
+    expectSubscribed(await client.request({ action: 'subscribe', topics: ['demo'] }), ['demo']);
     await send({ topic: 'demo', data: { hello: 'world' }, id: 'first' });
     const frame = deliveredMessageSchema.parse(await client.next((f) => f.type === 'message', 'the message'));
     expect(frame).to.deep.include({ topic: 'demo', id: 'first', data: { hello: 'world' } });
@@ -120,7 +120,7 @@ describe('local mode end to end (real ws clients, real AWS SDK clients)', () => 
     expect(await subscribersOf(aws.dynamodb, table, 'vanish')).to.not.include(id);
   });
 
-  it('with injected 429s and 500s every subscriber gets every message (after de-duplication); only the undeliverable reach the DLQ, invalid envelopes are dropped', async () => {
+  it('with injected 429s and 500s every subscriber gets every message (after de-duplication); only undeliverable connections reach the delivery DLQ, invalid envelopes are dropped', async () => {
     const clients = await Promise.all([1, 2, 3, 4].map(() => connect()));
     const frames = clients.map(record);
     for (const c of clients) await c.request({ action: 'subscribe', topics: ['faulty'] });
@@ -151,16 +151,21 @@ describe('local mode end to end (real ws clients, real AWS SDK clients)', () => 
     expect(after.throttled - before.throttled, 'some 429s were injected').to.be.greaterThan(0);
     expect(after.errors - before.errors, 'some 500s were injected').to.be.greaterThan(0);
 
-    // Every post fails: the message is retried maxReceiveCount times, then lands in the DLQ.
+    // Every post fails: each connection gets DELIVERY_MAX_ATTEMPTS rounds (the inline one, then a
+    // retry job), then its job — the frame and just those connections — lands in the delivery DLQ.
+    // The publish record itself succeeded: the publish DLQ stays empty.
     system.gateway.setFaults({ errorRate: 1 });
     await send({ topic: 'faulty', data: 'doomed', id: 'doomed' });
     const dead = await eventually(async () => {
-      const { Messages } = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: system.outputs.dlqUrl, MessageSystemAttributeNames: ['All'] }));
+      const { Messages } = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: system.outputs.deliveryDlqUrl, MaxNumberOfMessages: 10 }));
       return Messages?.[0];
-    }, 'the DLQ to hold the undeliverable message');
-    expect(JSON.parse(dead.Body!)).to.deep.include({ id: 'doomed' });
-    expect(dead.Attributes?.DeadLetterQueueSourceArn).to.equal(system.outputs.queueArn);
-    expect(await queueCounts(aws.sqs, system.outputs.dlqUrl)).to.deep.equal({ visible: 0, inFlight: 1 });
+    }, 'the delivery DLQ to hold the undeliverable connections', 20_000);
+    const job = parseJob(dead.Body!);
+    if (!job.ok) throw new Error(job.reason);
+    expect(job.job).to.deep.include({ kind: 'retry', messageId: 'doomed', topic: 'faulty', attempt: 2 });
+    expect(job.job.connectionIds.sort()).to.deep.equal((await subscribersOf(aws.dynamodb, system.outputs.tableName, 'faulty')).sort());
+    expect(JSON.parse(job.job.frame)).to.deep.include({ type: 'message', id: 'doomed', data: 'doomed' });
+    expect(await queueCounts(aws.sqs, system.outputs.dlqUrl)).to.deep.equal({ visible: 0, inFlight: 0 });
     for (const f of frames) expect(idsOf(f, 'faulty').has('doomed')).to.equal(false);
   });
 
@@ -202,7 +207,7 @@ describe('local mode with the authorizer on', () => {
     expect(await refusedStatus(system.outputs.websocketUrl)).to.equal(401);
     const token = await mintToken({ secret: 'local-test-secret', sub: 'alice', topics: ['inbox/{sub}'] });
     const client = await openSocket(withToken(system.outputs.websocketUrl, token));
-    expect(await client.request({ action: 'subscribe', topics: ['inbox/alice'] })).to.deep.equal({ type: 'subscribed', topics: ['inbox/alice'] });
+    expectSubscribed(await client.request({ action: 'subscribe', topics: ['inbox/alice'] }), ['inbox/alice']);
     await client.close();
   });
 });
