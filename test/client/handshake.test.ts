@@ -120,7 +120,16 @@ describe('refused handshakes', () => {
 
     it('raises UNAUTHORIZED for a 401 and waits at least half the longest delay before trying again; close() + connect() retries at once with a new token', async () => {
       let token = 'old-token';
-      const srv = await setup({ refuseHandshake: (req) => (new URL(req.url!, 'http://x').searchParams.get('token') === 'new-token' ? undefined : 401) });
+      // The token travels as the bearer subprotocol (the default) or, with tokenTransport 'query', as ?token=.
+      const tokenOf = (req: { url?: string; headers: Record<string, string | string[] | undefined> }) =>
+        new URL(req.url!, 'http://x').searchParams.get('token') ??
+        String(req.headers['sec-websocket-protocol'] ?? '')
+          .split(',')
+          .map((p) => p.trim())
+          .find((p) => p.startsWith('bearer.'))
+          ?.slice('bearer.'.length);
+      // It echoes `realtime` as the gateway does: a client that offered subprotocols needs one back.
+      const srv = await setup({ protocol: 'realtime', refuseHandshake: (req) => (tokenOf(req) === 'new-token' ? undefined : 401) });
       const { c, errors } = client({ token: () => token });
       void c.connect().catch(() => undefined);
       await until(() => errors.length >= 2, 'two refused attempts');
