@@ -5,6 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { listen } from './commands/listen';
 import { publish, PUBLISH_DEFAULTS } from './commands/publish';
+import { history } from './commands/history';
 import { formatStatus, status } from './commands/status';
 import { token } from './commands/token';
 import { CliError, describeError } from './errors';
@@ -13,6 +14,18 @@ import { DEFAULT_LOCAL_URL, LOCAL_ENV, type TargetFlags } from './target';
 function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');
   return Number(value);
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (a seq)');
+  return Number(value);
+}
+
+/** `SEQ` (in the topic's current stream) or `EPOCH:SEQ`. */
+function position(value: string): { epoch?: string; seq: number } {
+  const match = /^(?:([A-Za-z0-9_-]{1,64}):)?(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected SEQ or EPOCH:SEQ, e.g. 41 or kF2CM-sZ:41');
+  return match[1] ? { epoch: match[1], seq: Number(match[2]) } : { seq: Number(match[2]) };
 }
 
 export function buildProgram(): Command {
@@ -24,6 +37,7 @@ export function buildProgram(): Command {
     .option('--queue-url <url>', 'publish queue URL (queueUrl)')
     .option('--dlq-url <url>', 'dead-letter queue URL (dlqUrl)')
     .option('--table <name>', 'connections table name (tableName)')
+    .option('--history-table <name>', 'history table name (historyTableName)')
     .option('--event-bus <name>', 'EventBridge bus name (eventBusName)')
     .option('--region <region>', 'AWS region (default: from the outputs, AWS_REGION, or the queue URL)')
     .showSuggestionAfterError(false)
@@ -37,8 +51,21 @@ export function buildProgram(): Command {
     .option('--token <jwt>', 'a token for the $connect authorizer')
     .addOption(new Option('--token-transport <how>', 'how the token travels: the bearer.<jwt> subprotocol (out of the URL) or ?token=').choices(['subprotocol', 'query']).default('subprotocol'))
     .option('--count <n>', 'exit after this many messages', positiveInteger)
+    .option('--since <position>', "resume every topic from this position (SEQ in the topic's current stream, or EPOCH:SEQ): what was published after it is replayed first", position)
     .action(async (topics: string[], _opts, command: Command) => {
       await listen(topics, command.optsWithGlobals());
+    });
+
+  program
+    .command('history')
+    .description("print the messages a topic's stream still keeps, oldest first, one JSON line each (the stream's epoch and head go to stderr)")
+    .argument('<topic>', 'the topic')
+    .option('--since <seq>', 'only messages after this seq', wholeNumber)
+    .option('--limit <n>', 'at most this many messages', positiveInteger)
+    .action(async (topic: string, _opts, command: Command) => {
+      const result = await history(topic, command.optsWithGlobals());
+      process.stderr.write(result.position ? `${topic}: epoch ${result.position.epoch}, head ${result.position.seq}, ${result.messages.length} message(s) listed\n` : `${topic}: nothing was ever published here\n`);
+      for (const message of result.messages) process.stdout.write(`${JSON.stringify(message)}\n`);
     });
 
   program

@@ -20,6 +20,7 @@ export interface TargetFlags {
   queueUrl?: string;
   dlqUrl?: string;
   table?: string;
+  historyTable?: string;
   eventBus?: string;
   region?: string;
 }
@@ -41,6 +42,7 @@ const FLAG_FOR: Partial<Record<OutputKey, string>> = {
   queueUrl: '--queue-url',
   dlqUrl: '--dlq-url',
   tableName: '--table',
+  historyTableName: '--history-table',
   eventBusName: '--event-bus',
 };
 
@@ -50,6 +52,7 @@ function fromFlags(flags: TargetFlags): Partial<StackOutputs> {
   if (flags.queueUrl) outputs.queueUrl = flags.queueUrl;
   if (flags.dlqUrl) outputs.dlqUrl = flags.dlqUrl;
   if (flags.table) outputs.tableName = flags.table;
+  if (flags.historyTable) outputs.historyTableName = flags.historyTable;
   if (flags.eventBus) outputs.eventBusName = flags.eventBus;
   return outputs;
 }

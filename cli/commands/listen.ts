@@ -9,6 +9,8 @@ export interface ListenOptions extends TargetFlags {
   tokenTransport: 'query' | 'subprotocol';
   /** Exit after this many messages. */
   count?: number;
+  /** Resume every topic from this position: what was published after it is replayed first. */
+  since?: { epoch?: string; seq: number };
 }
 
 /** Resolves when listening ends normally (--count reached or SIGINT); rejects with a CliError. */
@@ -41,15 +43,22 @@ export async function listen(topics: string[], options: ListenOptions): Promise<
     client.on('state', (state) => {
       if (state === 'open') connectedOnce = true;
     });
+    // A gap the server could not fill: say so, once per gap (the app behind a pipe would reload here).
+    client.on('gap', (gap) => process.stderr.write(`realtime: ${gap.topic}: messages after ${gap.from.seq} are no longer kept (${gap.reason}); continuing from ${gap.to.epoch}:${gap.to.seq}\n`));
 
     Promise.all(
       topics.map((topic) =>
-        client.subscribe(topic, (message) => {
-          if (options.count !== undefined && received >= options.count) return;
-          received++;
-          process.stdout.write(`${JSON.stringify({ topic: message.topic, id: message.id, data: message.data, publishedAt: message.publishedAt })}\n`);
-          if (options.count !== undefined && received >= options.count) finish();
-        }),
+        client.subscribe(
+          topic,
+          (message) => {
+            if (options.count !== undefined && received >= options.count) return;
+            received++;
+            const { topic: t, id, seq, epoch, data, publishedAt } = message;
+            process.stdout.write(`${JSON.stringify({ topic: t, id, ...(seq !== undefined ? { seq, epoch } : {}), data, publishedAt })}\n`);
+            if (options.count !== undefined && received >= options.count) finish();
+          },
+          options.since ? { since: options.since } : undefined,
+        ),
       ),
     ).then(
       () => process.stderr.write(`listening on ${topics.join(', ')} at ${target.outputs.websocketUrl} (Ctrl-C to stop)\n`),

@@ -74,6 +74,37 @@ describe('realtime CLI against the local mode (spawned)', function () {
     expect(Date.parse(byId[sqsId].publishedAt)).to.be.a('number').and.not.NaN;
   });
 
+  it("history lists what a topic's stream keeps, in seq order; listen --since replays from a position before going live", async () => {
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) ids.push(await sendEnvelope(system.outputs, { topic: 'cli/kept', data: { n } }));
+    // The messages are in history once published: wait for the third.
+    await eventually(async () => (await runCli(['history', 'cli/kept'], { env })).stdout.trim().split('\n').length === 3, 'three messages kept');
+
+    const all = await runCli(['history', 'cli/kept'], { env });
+    expect(all.code, all.stderr).to.equal(0);
+    const kept = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as Line & { seq: number; epoch: string });
+    expect(kept.map((m) => m.seq)).to.deep.equal([1, 2, 3]);
+    expect(kept.map((m) => m.id).sort()).to.deep.equal([...ids].sort());
+    const epoch = kept[0].epoch;
+    expect(all.stderr).to.equal(`cli/kept: epoch ${epoch}, head 3, 3 message(s) listed\n`);
+
+    const some = await runCli(['history', 'cli/kept', '--since', '1', '--limit', '1'], { env });
+    expect(some.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).to.deep.equal([2]);
+    expect((await runCli(['history', 'cli/never'], { env })).stderr).to.equal('cli/never: nothing was ever published here\n');
+    expect((await runCli(['history', 'cli/kept', '--since', 'x'], { env })).code).to.equal(2);
+
+    // From seq 1 of this stream: 2 and 3 are replayed, then a new one arrives live.
+    const listener = listen(['cli/kept', '--since', `${epoch}:1`, '--count', '3']);
+    const done = collect(listener);
+    await waitForOutput(listener.stderr!, /listening on/);
+    await sendEnvelope(system.outputs, { topic: 'cli/kept', data: { n: 4 }, id: 'live-4' });
+    const result = await done;
+    expect(result.code, result.stderr).to.equal(0);
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; id: string; epoch: string });
+    expect(lines.map((l) => l.seq)).to.deep.equal([2, 3, 4]);
+    expect(lines[2]).to.include({ id: 'live-4', epoch });
+  });
+
   it('listen stops cleanly on Ctrl-C (SIGINT) with exit 0, and its subscription goes away', async () => {
     const listener = listen(['cli/interrupt']);
     await waitForOutput(listener.stderr!, /listening on/);
