@@ -45,11 +45,14 @@ export class JobQueue {
     for (const batch of batches(live.map((job) => ({ body: JSON.stringify(job), delaySeconds: this.delayFor(job) })))) await this.sendBatch(batch);
   }
 
-  /** 0 for slices and rests; for the n-th retry round, full jitter over base·2^(n-1) s. */
+  /**
+   * 0 for slices and rests; for the n-th retry round, at least a second (SQS counts whole
+   * seconds, and a throttled API needs the pause) plus full jitter over base·2^(n-1) s.
+   */
   delayFor(job: DeliveryJob): number {
     if (job.kind !== 'retry') return 0;
     const ms = fullJitterDelay(job.attempt, (this.options.retryBaseSeconds ?? 1) * 1000, MAX_DELAY_SECONDS * 1000, this.options.random);
-    return Math.min(MAX_DELAY_SECONDS, Math.round(ms / 1000));
+    return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.round(ms / 1000)));
   }
 
   private async sendBatch(entries: Entry[]): Promise<void> {

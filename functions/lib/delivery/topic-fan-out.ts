@@ -8,7 +8,9 @@
  *
  * The result is a success once every job is queued: the record that carried the message is
  * then done, and a retry never re-sends the message to everyone. Only a deadline reached before
- * every page was read (`unfetched`) leaves the record to SQS's redelivery.
+ * every page was read (`unfetched`) leaves the record to SQS's redelivery, which reads the topic
+ * from the start (the slices already queued then reach their connections twice; clients drop
+ * the duplicate by seq and id).
  * Inline posting keeps at most two pages waiting, which bounds memory however big the topic.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -109,6 +111,8 @@ export async function fanOutTopic(deps: TopicFanOutDeps, message: TopicMessage):
     followUps.push(...jobsFor({ ...base, kind: 'retry', attempt: 1 }, report.retry, settings.sliceSize));
     followUps.push(...jobsFor({ ...base, kind: 'rest', attempt: 0 }, report.rest, settings.sliceSize));
   }
-  await jobs.enqueue(followUps);
+  // Unread pages fail the record, and its redelivery posts to the whole topic again: jobs for
+  // these connections would only send them the frame once more.
+  if (!result.unfetched) await jobs.enqueue(followUps);
   return result;
 }

@@ -40,7 +40,8 @@ export async function subscribePositions(deps: PositionDeps, connectionId: strin
   const recovered: Record<string, boolean> = {};
   let replayed = 0;
   const limit = pLimit(POSITION_CONCURRENCY);
-  await Promise.all(
+  // Settled, not all: a topic that fails must not answer the request while other replays still post.
+  const settled = await Promise.allSettled(
     topics.map((topic) =>
       limit(async () => {
         const from = since[topic];
@@ -61,6 +62,8 @@ export async function subscribePositions(deps: PositionDeps, connectionId: strin
       }),
     ),
   );
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
   return Object.keys(since).length > 0 ? { positions, recovered, replayed } : { positions, replayed };
 }
 
