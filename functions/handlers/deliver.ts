@@ -17,15 +17,12 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ENV } from '../../protocol/env';
-import { makeManagementApi, makeSqsClient } from '../lib/clients';
-import { required, type EnvMap } from '../lib/config';
+import type { EnvMap } from '../lib/config';
 import { retryDeadline } from '../lib/deadline';
 import { Deliverer } from '../lib/delivery/deliverer';
 import { jobsFor, parseJob, type DeliveryJob } from '../lib/delivery/job';
-import { JobQueue } from '../lib/delivery/job-queue';
 import type { Poster } from '../lib/delivery/management-api';
-import { RateBudget } from '../lib/delivery/rate-budget';
+import { makePosting } from '../lib/delivery/posting';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { makeRuntime } from '../lib/runtime';
 import { describeError, MetricUnit } from '../lib/telemetry';
@@ -57,14 +54,7 @@ export function makeHandler(env: EnvMap, options: DeliverHandlerOptions = {}): (
   const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-deliver');
   const { ddb, tableName, logger, metrics, config } = runtime;
-  const poster = options.poster ?? makeManagementApi(config, env);
-  const jobs = new JobQueue({
-    sqs: makeSqsClient(config),
-    queueUrl: required(config.deliveryQueueUrl, ENV.deliveryQueueUrl),
-    deadLetterUrl: required(config.deliveryDlqUrl, ENV.deliveryDlqUrl),
-    maxAttempts: config.deliveryMaxAttempts,
-  });
-  const budget = config.rateBudget > 0 ? new RateBudget({ ddb, tableName, perSecond: config.rateBudget, share: SLICE_BUDGET_SHARE, logger }) : undefined;
+  const { poster, jobs, budget } = makePosting(runtime, env, { poster: options.poster, budgetShare: SLICE_BUDGET_SHARE });
 
   async function deliverJob(deliverer: Deliverer, job: DeliveryJob): Promise<DeliverOutcome> {
     const about = { topic: job.topic, messageId: job.messageId };

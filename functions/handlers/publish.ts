@@ -25,14 +25,12 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
 import type { StreamPosition } from '../../protocol/history';
-import { ENV } from '../../protocol/env';
-import { makeManagementApi, makeSqsClient } from '../lib/clients';
-import { required, type EnvMap } from '../lib/config';
+import type { EnvMap } from '../lib/config';
 import { retryDeadline } from '../lib/deadline';
 import { Deliverer } from '../lib/delivery/deliverer';
-import { JobQueue } from '../lib/delivery/job-queue';
+import type { JobQueue } from '../lib/delivery/job-queue';
 import type { Poster } from '../lib/delivery/management-api';
-import { RateBudget } from '../lib/delivery/rate-budget';
+import { makePosting } from '../lib/delivery/posting';
 import { SubscriberReader, TOPIC_QUERY_CONCURRENCY } from '../lib/delivery/subscribers';
 import { fanOutTopic, type TopicResult } from '../lib/delivery/topic-fan-out';
 import { Sequencer } from '../lib/history/sequencer';
@@ -101,16 +99,8 @@ export function makeHandler(
   const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-publish');
   const { ddb, tableName, logger, metrics, config } = runtime;
-  const poster = options.poster ?? makeManagementApi(config, env);
-  const jobs = new JobQueue({
-    sqs: makeSqsClient(config),
-    queueUrl: required(config.deliveryQueueUrl, ENV.deliveryQueueUrl),
-    deadLetterUrl: required(config.deliveryDlqUrl, ENV.deliveryDlqUrl),
-    maxAttempts: config.deliveryMaxAttempts,
-  });
+  const { poster, jobs, budget } = makePosting(runtime, env, options);
   const sequencer = config.history ? new Sequencer(ddb, config.history) : undefined;
-  // One per container: its ledger lease outlives an invocation within the same second.
-  const budget = config.rateBudget > 0 ? new RateBudget({ ddb, tableName, perSecond: config.rateBudget, logger }) : undefined;
 
   /** What one invocation shares across its records: the posts-in-flight bound, the query bound, the topics in progress. */
   interface Invocation {

@@ -3,42 +3,28 @@
  * seq assignment once per id, retention by count, and resume with its `recovered` rule.
  */
 import { expect } from 'chai';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
+import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { StreamReader, type Resumed, type Since } from '../../functions/lib/history/replay';
 import { Sequencer } from '../../functions/lib/history/sequencer';
 import type { HistorySettings } from '../../functions/lib/history/settings';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
 import { claimKey, createHistoryTableInput, HISTORY } from '../../protocol/history';
+import { withDynalite } from './dynalite';
 
 describe('message history (sequencer and replay, against dynalite)', () => {
-  let server: ReturnType<typeof dynalite>;
-  let ddb: DynamoDBDocumentClient;
+  const dynamo = withDynalite();
   let tableN = 0;
   let settings: HistorySettings;
   let nowMs = Date.UTC(2026, 0, 1);
   const clock = () => nowMs;
 
-  before(async () => {
-    server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    const { port } = server.address() as AddressInfo;
-    ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
-  });
-  after(async () => {
-    ddb.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
   beforeEach(async () => {
     settings = { tableName: `history-${++tableN}`, retentionSeconds: 3600, maxMessages: 5 };
-    await ddb.send(new CreateTableCommand(createHistoryTableInput(settings.tableName)));
+    await dynamo.createTable(createHistoryTableInput(settings.tableName));
     nowMs = Date.UTC(2026, 0, 1);
   });
 
-  const sequencer = () => new Sequencer(ddb, settings, clock);
-  const reader = () => new StreamReader(ddb, settings, clock);
+  const sequencer = () => new Sequencer(dynamo.ddb, settings, clock);
+  const reader = () => new StreamReader(dynamo.ddb, settings, clock);
   const frameOf = (topic: string, seq: number, id: string) => JSON.stringify({ type: 'message', topic, id, seq });
   async function publish(topic: string, id: string) {
     const s = sequencer();
@@ -65,7 +51,7 @@ describe('message history (sequencer and replay, against dynalite)', () => {
     expect(a2.epoch).to.equal(a1.epoch);
     expect(b1.epoch).to.not.equal(a1.epoch);
     expect(again).to.deep.equal({ seq: 1, epoch: a1.epoch, repeated: true });
-    const { Items } = await ddb.send(new QueryCommand({ TableName: settings.tableName, KeyConditionExpression: '#t = :t', ExpressionAttributeNames: { '#t': 'topic' }, ExpressionAttributeValues: { ':t': 'a' } }));
+    const { Items } = await dynamo.ddb.send(new QueryCommand({ TableName: settings.tableName, KeyConditionExpression: '#t = :t', ExpressionAttributeNames: { '#t': 'topic' }, ExpressionAttributeValues: { ':t': 'a' } }));
     expect(Items!.filter((i) => i.seq > 0).map((i) => i.id)).to.deep.equal(['m1', 'm2']);
   });
 
@@ -73,7 +59,7 @@ describe('message history (sequencer and replay, against dynalite)', () => {
     const [x, y] = await Promise.all([sequencer().assign('t', 'dup'), sequencer().assign('t', 'dup')]);
     expect(x.seq).to.equal(y.seq);
     expect([x.repeated, y.repeated].filter(Boolean)).to.have.length(1);
-    const { Item } = await ddb.send(new GetCommand({ TableName: settings.tableName, Key: { topic: claimKey('t', 'dup'), seq: 0 } }));
+    const { Item } = await dynamo.ddb.send(new GetCommand({ TableName: settings.tableName, Key: { topic: claimKey('t', 'dup'), seq: 0 } }));
     expect(Item?.[HISTORY.claimedSeqAttribute]).to.equal(x.seq);
     const next = await sequencer().assign('t', 'other');
     expect(next.seq).to.equal(3); // seq 2 (or 1) was taken by the loser and is a hole
@@ -81,7 +67,7 @@ describe('message history (sequencer and replay, against dynalite)', () => {
 
   it('keeps at most maxMessages per topic, dropping the oldest', async () => {
     for (let i = 1; i <= 8; i++) await publish('t', `m${i}`);
-    const { Items } = await ddb.send(new QueryCommand({ TableName: settings.tableName, KeyConditionExpression: '#t = :t AND #s >= :one', ExpressionAttributeNames: { '#t': 'topic', '#s': 'seq' }, ExpressionAttributeValues: { ':t': 't', ':one': 1 } }));
+    const { Items } = await dynamo.ddb.send(new QueryCommand({ TableName: settings.tableName, KeyConditionExpression: '#t = :t AND #s >= :one', ExpressionAttributeNames: { '#t': 'topic', '#s': 'seq' }, ExpressionAttributeValues: { ':t': 't', ':one': 1 } }));
     expect(Items!.map((i) => i.seq)).to.deep.equal([4, 5, 6, 7, 8]);
   });
 
@@ -120,7 +106,7 @@ describe('message history (sequencer and replay, against dynalite)', () => {
 
   it('takes a hole after the anchor for a hole, not a loss', async () => {
     for (let i = 1; i <= 4; i++) await publish('t', `m${i}`);
-    await ddb.send(new DeleteCommand({ TableName: settings.tableName, Key: { topic: 't', seq: 3 } })); // as if seq 3 was never written
+    await dynamo.ddb.send(new DeleteCommand({ TableName: settings.tableName, Key: { topic: 't', seq: 3 } })); // as if seq 3 was never written
     const { epoch } = await reader().position('t');
     const r = await resume('t', { epoch, seq: 1 });
     expect(r.recovered).to.equal(true);

@@ -4,17 +4,13 @@
  * caller below it, the next second starts afresh, and a ledger outage fails open.
  */
 import { expect } from 'chai';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { RateBudget } from '../../functions/lib/delivery/rate-budget';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
 import { createTableInput, TABLE } from '../../protocol/table';
+import { withDynalite } from './dynalite';
 
 describe('RateBudget (one posts/s budget shared by every invocation)', () => {
-  let server: ReturnType<typeof dynalite>;
-  let ddb: DynamoDBDocumentClient;
+  const dynamo = withDynalite();
   let tableName: string;
   let n = 0;
   const clock = { ms: 0 };
@@ -23,25 +19,15 @@ describe('RateBudget (one posts/s budget shared by every invocation)', () => {
     clock.ms += ms;
   };
 
-  before(async () => {
-    server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    const { port } = server.address() as AddressInfo;
-    ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
-  });
-  after(async () => {
-    ddb.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
   beforeEach(async () => {
     tableName = `connections-${++n}`;
-    await ddb.send(new CreateTableCommand(createTableInput(tableName)));
+    await dynamo.createTable(createTableInput(tableName));
     clock.ms = 1_000_000_000_500; // half way through a second
   });
 
-  const budget = (perSecond: number, share = 1) => new RateBudget({ ddb, tableName, perSecond, share, now: () => clock.ms, sleep });
+  const budget = (perSecond: number, share = 1) => new RateBudget({ ddb: dynamo.ddb, tableName, perSecond, share, now: () => clock.ms, sleep });
   const ledger = async (second: number) =>
-    (await ddb.send(new GetCommand({ TableName: tableName, Key: { [TABLE.partitionKey]: TABLE.rateLedgerPartition, [TABLE.sortKey]: String(second) } }))).Item?.[TABLE.rateUsedAttribute];
+    (await dynamo.ddb.send(new GetCommand({ TableName: tableName, Key: { [TABLE.partitionKey]: TABLE.rateLedgerPartition, [TABLE.sortKey]: String(second) } }))).Item?.[TABLE.rateUsedAttribute];
 
   /** Takes `count` posts from `b` with `concurrency` callers at once; returns the second each one was granted in. */
   async function takeMany(b: RateBudget, count: number, concurrency = 16): Promise<number[]> {
@@ -94,7 +80,7 @@ describe('RateBudget (one posts/s budget shared by every invocation)', () => {
 
   it('fails open when the ledger cannot be reached, and says so', async () => {
     const warnings: string[] = [];
-    const b = new RateBudget({ ddb, tableName: 'no-such-table', perSecond: 10, now: () => clock.ms, sleep, logger: { warn: (m: string) => warnings.push(m) } as never });
+    const b = new RateBudget({ ddb: dynamo.ddb, tableName: 'no-such-table', perSecond: 10, now: () => clock.ms, sleep, logger: { warn: (m: string) => warnings.push(m) } as never });
     await takeMany(b, 30);
     expect(b.stats.failures).to.be.greaterThan(0);
     expect(warnings[0]).to.match(/rate budget ledger unavailable/);

@@ -5,19 +5,17 @@
  * `since` asks for, posted through a FakePoster that captures the replayed frames.
  */
 import { expect } from 'chai';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { makeHandler as makePublish, type PublishOutcome } from '../../functions/handlers/publish';
 import { makeHandler as makeSubscribe } from '../../functions/handlers/subscribe';
 import { makeHandler as makeUnsubscribe } from '../../functions/handlers/unsubscribe';
 import { REPLAY_PAGE_ITEMS } from '../../functions/lib/history/replay';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
+import { LOCAL_CREDENTIALS } from '../../local/constants';
 import { ENV } from '../../protocol/env';
 import { createHistoryTableInput, type StreamPosition } from '../../protocol/history';
 import { deliveredMessageSchema, errorReplySchema, serverMessageSchema, subscribedReplySchema, type DeliveredMessage, type ServerMessage } from '../../protocol/messages';
 import { createTableInput, TABLE } from '../../protocol/table';
+import { withDynalite } from './dynalite';
 import { FakePoster } from './fake-poster';
 import { withFakeDeliveryQueue } from './fake-queue';
 import { eventBridgeEvent, messageEvent, serverError, testEnv } from './helpers';
@@ -25,9 +23,7 @@ import { eventBridgeEvent, messageEvent, serverError, testEnv } from './helpers'
 const CONN = 'Resume0cOFvHcCIhw=';
 
 describe('subscribe with since and positions (handlers against dynalite)', () => {
-  let server: ReturnType<typeof dynalite>;
-  let endpoint: string;
-  let ddb: DynamoDBDocumentClient;
+  const dynamo = withDynalite();
   let tables = 0;
   let env: Record<string, string | undefined>;
   /** Posts of the subscribe handler: the replayed frames. */
@@ -36,18 +32,6 @@ describe('subscribe with since and positions (handlers against dynalite)', () =>
   const livePoster = new FakePoster();
   withFakeDeliveryQueue();
 
-  before(async () => {
-    server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
-  });
-  after(async () => {
-    ddb.destroy();
-    // The handlers' clients keep sockets open; they end with the server.
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
   beforeEach(async () => {
     replayPoster.reset();
     livePoster.reset();
@@ -56,14 +40,14 @@ describe('subscribe with since and positions (handlers against dynalite)', () =>
       [ENV.tableName]: `connections-${n}`,
       [ENV.historyTableName]: `history-${n}`,
       [ENV.postBaseBackoffMs]: '2',
-      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     });
-    await ddb.send(new CreateTableCommand(createTableInput(env[ENV.tableName]!)));
-    await ddb.send(new CreateTableCommand(createHistoryTableInput(env[ENV.historyTableName]!)));
+    await dynamo.createTable(createTableInput(env[ENV.tableName]!));
+    await dynamo.createTable(createHistoryTableInput(env[ENV.historyTableName]!));
     // The connection as $connect records it.
-    await ddb.send(new PutCommand({ TableName: env[ENV.tableName], Item: { connectionId: CONN, sk: TABLE.connectionSortKey, expiresAt: 1_900_000_000, subscriptionCount: 0 } }));
+    await dynamo.ddb.send(new PutCommand({ TableName: env[ENV.tableName], Item: { connectionId: CONN, sk: TABLE.connectionSortKey, expiresAt: 1_900_000_000, subscriptionCount: 0 } }));
   });
 
   /** Publish `n` messages to `topic` (ids `topic-1`, `topic-2`, … in order) through the publish handler, history on; returns each one's position. */
@@ -107,7 +91,7 @@ describe('subscribe with since and positions (handlers against dynalite)', () =>
   const seqs = (frames: DeliveredMessage[], topic: string) => frames.filter((f) => f.topic === topic).map((f) => f.seq);
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   async function subscriptionRows(): Promise<string[]> {
-    const { Items } = await ddb.send(
+    const { Items } = await dynamo.ddb.send(
       new QueryCommand({ TableName: env[ENV.tableName], KeyConditionExpression: '#pk = :c', ExpressionAttributeNames: { '#pk': TABLE.partitionKey }, ExpressionAttributeValues: { ':c': CONN }, ConsistentRead: true }),
     );
     return (Items ?? []).map((i) => String(i[TABLE.sortKey])).filter((sk) => sk !== TABLE.connectionSortKey).sort();
@@ -132,7 +116,7 @@ describe('subscribe with since and positions (handlers against dynalite)', () =>
 
   it('replays exactly the frames after since, in seq order, byte for byte as publish delivered them live, before the reply; recovered true', async () => {
     // Another connection already holds `a`: publish's live frames to it are what a replay must repeat.
-    await ddb.send(new PutCommand({ TableName: env[ENV.tableName], Item: { connectionId: 'other=', sk: 'a', topic: 'a', expiresAt: 1_900_000_000 } }));
+    await dynamo.ddb.send(new PutCommand({ TableName: env[ENV.tableName], Item: { connectionId: 'other=', sk: 'a', topic: 'a', expiresAt: 1_900_000_000 } }));
     const a = await publish('a', 5);
     const b = await publish('b', 2);
     const liveText = (to: string) => livePoster.calls.filter((c) => c.connectionId === to).map((c) => new TextDecoder().decode(c.data));
@@ -258,7 +242,7 @@ describe('subscribe with since and positions (handlers against dynalite)', () =>
     const handler = makeSubscribe(broken, { poster: replayPoster });
     const reply = errorReplySchema.parse(await send({ action: 'subscribe', topics: ['a', 'b'] }, 'subscribe', handler));
     expect(reply).to.deep.equal({ type: 'error', code: 'INTERNAL', message: 'the server could not complete this request; it is safe to retry', topics: ['a', 'b'] });
-    await ddb.send(new CreateTableCommand(createHistoryTableInput(broken[ENV.historyTableName]!)));
+    await dynamo.createTable(createHistoryTableInput(broken[ENV.historyTableName]!));
     const ok = subscribed(await send({ action: 'subscribe', topics: ['a', 'b'] }, 'subscribe', handler));
     expect(ok.positions?.a).to.include({ seq: 0 });
     expect(await subscriptionRows()).to.deep.equal(['a', 'b']);
