@@ -64,28 +64,26 @@ export class Sequencer {
     }
   }
 
-  /** Keep the delivered frame for replay; drop the message that the count limit pushes out. */
+  /** Keep the delivered frame for replay and drop the message the count limit pushes out (both at once: they touch different items). */
   async retain(topic: string, seq: number, id: string, frame: string): Promise<void> {
     const now = this.nowMs();
-    await this.ddb.send(
-      new PutCommand({
-        TableName: this.settings.tableName,
-        Item: {
-          [HISTORY.partitionKey]: topic,
-          [HISTORY.sortKey]: seq,
-          [HISTORY.idAttribute]: id,
-          [HISTORY.frameAttribute]: frame,
-          [HISTORY.writtenAtAttribute]: now,
-          [HISTORY.ttlAttribute]: expiresAfter(now, this.settings.retentionSeconds),
-        },
-      }),
-    );
     const dropped = seq - this.settings.maxMessages;
-    if (dropped >= 1) {
-      await this.ddb.send(
-        new DeleteCommand({ TableName: this.settings.tableName, Key: { [HISTORY.partitionKey]: topic, [HISTORY.sortKey]: dropped } }),
-      );
-    }
+    await Promise.all([
+      this.ddb.send(
+        new PutCommand({
+          TableName: this.settings.tableName,
+          Item: {
+            [HISTORY.partitionKey]: topic,
+            [HISTORY.sortKey]: seq,
+            [HISTORY.idAttribute]: id,
+            [HISTORY.frameAttribute]: frame,
+            [HISTORY.writtenAtAttribute]: now,
+            [HISTORY.ttlAttribute]: expiresAfter(now, this.settings.retentionSeconds),
+          },
+        }),
+      ),
+      dropped >= 1 ? this.ddb.send(new DeleteCommand({ TableName: this.settings.tableName, Key: { [HISTORY.partitionKey]: topic, [HISTORY.sortKey]: dropped } })) : undefined,
+    ]);
   }
 
   private async readClaim(topic: string, id: string): Promise<StreamPosition | undefined> {
