@@ -65,6 +65,10 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       const bus = inputs.eventBusName && inputs.eventBusName !== 'default' ? `${inputs.eventBusName}/` : '';
       return { name: physical, arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${bus}${physical}` };
     }
+    case 'aws:cloudwatch/metricAlarm:MetricAlarm':
+      return { name: physical, arn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${physical}` };
+    case 'aws:cloudwatch/dashboard:Dashboard':
+      return { dashboardArn: `arn:aws:cloudwatch::${ACCOUNT}:dashboard/${inputs.dashboardName}` };
     case 'aws:apigatewayv2/domainName:DomainName':
       return { domainNameConfiguration: { ...inputs.domainNameConfiguration, targetDomainName: 'd-abc.execute-api.example', hostedZoneId: 'Z2ZZZZZZZZZZZZ' } };
     default:
