@@ -6,6 +6,7 @@
  * outputs are known only at deployment and pass through as they are.
  */
 import type * as pulumi from '@pulumi/pulumi';
+import type { EventRule } from '../protocol/rules';
 import { parseStackConfig, type StackConfig } from './config';
 
 /** Settings that name a resource, and so may be given as an output. */
@@ -13,7 +14,9 @@ export const RESOURCE_REFERENCE_KEYS = ['alarmTopicArn', 'customDomainCertificat
 export type ResourceReferenceKey = (typeof RESOURCE_REFERENCE_KEYS)[number];
 
 /** Every setting is optional; defaults are CONFIG_DEFAULTS (protocol/stack-settings.ts). */
-export type RealtimePubSubArgs = Omit<Partial<StackConfig>, ResourceReferenceKey> & {
+export type RealtimePubSubArgs = Omit<Partial<StackConfig>, ResourceReferenceKey | 'eventRules'> & {
+  /** EventBridge rules forwarding domain events to the publish queue (`dataPath` optional, as in the stack file). */
+  eventRules?: EventRule[];
   /** SNS topic notified when an alarm fires or clears. */
   alarmTopicArn?: pulumi.Input<string>;
   /** A regional ACM certificate for customDomainName, in the stack's region. */
