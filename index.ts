@@ -18,3 +18,4 @@ export const tableName = system.outputs.tableName;
 export const historyTableName = system.outputs.historyTableName;
 export const deliveryQueueUrl = system.outputs.deliveryQueueUrl;
 export const deliveryDlqUrl = system.outputs.deliveryDlqUrl;
+export const dashboardUrl = system.outputs.dashboardUrl;

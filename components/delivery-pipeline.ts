@@ -47,6 +47,8 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
   readonly dlqArn: pulumi.Output<string>;
   readonly deliverFunction: LambdaFunction;
   readonly eventSourceMapping: aws.lambda.EventSourceMapping;
+  /** The DLQ and message-age alarms. */
+  readonly alarms: aws.cloudwatch.MetricAlarm[];
 
   constructor(name: string, args: DeliveryPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super('realtime:components:DeliveryPipeline', name, {}, opts);
@@ -75,7 +77,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
     }
 
     const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-    queueAlarm(
+    const dlqAlarm = queueAlarm(
       `${name}-dlq-alarm`,
       {
         description: 'Deliveries failed every retry: their jobs (frame and connection ids) wait in the delivery dead-letter queue',
@@ -88,7 +90,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
       actions,
       parent,
     );
-    queueAlarm(
+    const ageAlarm = queueAlarm(
       `${name}-age-alarm`,
       {
         description: 'Delivery jobs wait too long: the delivery function is failing, throttled, capped, or the rate budget is too small',
@@ -101,6 +103,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
       actions,
       parent,
     );
+    this.alarms = [dlqAlarm, ageAlarm];
 
     this.queueUrl = this.queue.url;
     this.queueArn = this.queue.arn;

@@ -23,6 +23,11 @@ export const NODE_OPTIONS = '--enable-source-maps';
 
 export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
+/** A handler's Powertools service name: its logs' `service` key and its EMF metrics' `service` dimension. */
+export function serviceNameFor(handler: HandlerName): string {
+  return `realtime-${handler}`;
+}
+
 /** What a function needs besides its code: its permissions and settings. */
 export interface FunctionSettings {
   /** Exactly what the function may do, besides writing its own logs. */
@@ -45,6 +50,9 @@ export interface LambdaFunctionArgs extends FunctionSettings {
 }
 
 export class LambdaFunction extends pulumi.ComponentResource {
+  readonly handler: HandlerName;
+  /** POWERTOOLS_SERVICE_NAME: the `service` dimension of the function's EMF metrics. */
+  readonly serviceName: string;
   readonly function: aws.lambda.Function;
   readonly role: aws.iam.Role;
   readonly rolePolicy: aws.iam.RolePolicy;
@@ -58,6 +66,8 @@ export class LambdaFunction extends pulumi.ComponentResource {
   constructor(name: string, args: LambdaFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super('realtime:components:LambdaFunction', name, {}, opts);
     const logLevel = args.logLevel ?? 'INFO';
+    this.handler = args.handler;
+    this.serviceName = serviceNameFor(args.handler);
     const bundle = bundleHandler(args.handler);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
@@ -96,7 +106,7 @@ export class LambdaFunction extends pulumi.ComponentResource {
         environment: {
           variables: {
             NODE_OPTIONS,
-            [ENV.serviceName]: `realtime-${args.handler}`,
+            [ENV.serviceName]: this.serviceName,
             [ENV.metricsNamespace]: METRICS_NAMESPACE,
             [ENV.logLevel]: logLevel,
             ...args.environment,

@@ -65,6 +65,8 @@ export class PublishPipeline extends pulumi.ComponentResource {
   readonly deadLetterQueue: aws.sqs.Queue;
   readonly publishFunction: LambdaFunction;
   readonly eventSourceMapping: aws.lambda.EventSourceMapping;
+  /** The DLQ and message-age alarms. */
+  readonly alarms: aws.cloudwatch.MetricAlarm[];
   readonly rules: aws.cloudwatch.EventRule[];
   readonly queueUrl: pulumi.Output<string>;
   readonly queueArn: pulumi.Output<string>;
@@ -154,7 +156,7 @@ export class PublishPipeline extends pulumi.ComponentResource {
 
     // ---- alarms ----
     const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-    queueAlarm(`${name}-dlq-alarm`, {
+    const dlqAlarm = queueAlarm(`${name}-dlq-alarm`, {
       description: 'Publish messages failed every retry and are waiting in the dead-letter queue',
       metricName: 'ApproximateNumberOfMessagesVisible',
       queue: this.deadLetterQueue,
@@ -162,7 +164,7 @@ export class PublishPipeline extends pulumi.ComponentResource {
       comparisonOperator: 'GreaterThanThreshold',
       evaluationPeriods: 1,
     }, actions, parent);
-    queueAlarm(`${name}-age-alarm`, {
+    const ageAlarm = queueAlarm(`${name}-age-alarm`, {
       description: 'Publish messages wait too long: the publish function is failing, throttled or capped',
       metricName: 'ApproximateAgeOfOldestMessage',
       queue: this.queue,
@@ -170,6 +172,7 @@ export class PublishPipeline extends pulumi.ComponentResource {
       comparisonOperator: 'GreaterThanOrEqualToThreshold',
       evaluationPeriods: 3,
     }, actions, parent);
+    this.alarms = [dlqAlarm, ageAlarm];
 
     this.queueUrl = this.queue.url;
     this.queueArn = this.queue.arn;

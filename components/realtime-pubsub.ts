@@ -7,8 +7,9 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import type { STACK_OUTPUT_KEYS } from '../protocol/outputs';
 import { AUTHORIZER_HANDLER, DELIVER_HANDLER, LAMBDA_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
-import { parseStackConfig, type StackConfig } from './config';
+import type { StackConfig } from './config';
 import { ConnectionsTable } from './connections-table';
+import { Dashboard, systemDashboardArgs } from './dashboard';
 import { DeliveryPipeline } from './delivery-pipeline';
 import { HistoryTable } from './history-table';
 import { environmentFor, type EnvironmentSettings } from './function-env';
@@ -20,12 +21,13 @@ import { manageConnectionsStatement } from './policies/management-api';
 import { sendDeliveryJobsStatement } from './policies/queue';
 import { tableStatements } from './policies/table';
 import { PublishPipeline } from './publish-pipeline';
+import { resolveArgs, type RealtimePubSubArgs } from './realtime-pubsub-args';
 import { WebSocketApi, type ApiRef, type RouteHandlerName } from './websocket-api';
 
-/** Every setting is optional; defaults are CONFIG_DEFAULTS (components/config.ts). */
-export type RealtimePubSubArgs = Partial<StackConfig>;
-
+export type { RealtimePubSubArgs };
 export type StackOutputKey = (typeof STACK_OUTPUT_KEYS)[number];
+/** The stack outputs of protocol/outputs.ts, as outputs of the component. */
+export type RealtimePubSubOutputs = Record<StackOutputKey, pulumi.Output<string>>;
 
 /** The key source the authorizer uses, or undefined when auth is off. */
 export function authKeySource(c: StackConfig): AuthKeySource | undefined {
@@ -43,11 +45,13 @@ export class RealtimePubSub extends pulumi.ComponentResource {
   readonly api: WebSocketApi;
   readonly pipeline: PublishPipeline;
   readonly delivery: DeliveryPipeline;
-  readonly outputs: Record<StackOutputKey, pulumi.Output<string>>;
+  readonly dashboard: Dashboard;
+  readonly outputs: RealtimePubSubOutputs;
 
   constructor(name: string, args: RealtimePubSubArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super('realtime:components:RealtimePubSub', name, {}, opts);
-    const c = (this.config = parseStackConfig(args));
+    const { config: c, references } = resolveArgs(args);
+    this.config = c;
     const invoke = { parent: this };
     const partition = aws.getPartitionOutput({}, invoke);
     const arn: ArnContext = {
@@ -117,7 +121,7 @@ export class RealtimePubSub extends pulumi.ComponentResource {
         manageApiGatewayAccount: c.manageApiGatewayAccount,
         arn,
         customDomain: c.customDomainName
-          ? { domainName: c.customDomainName, certificateArn: c.customDomainCertificateArn, hostedZoneId: c.customDomainZoneId || undefined }
+          ? { domainName: c.customDomainName, certificateArn: references.customDomainCertificateArn!, hostedZoneId: references.customDomainZoneId }
           : undefined,
       },
       { parent: this },
@@ -143,7 +147,7 @@ export class RealtimePubSub extends pulumi.ComponentResource {
         maximumConcurrency: c.deliveryMaximumConcurrency,
         maxReceiveCount: c.maxReceiveCount,
         oldestMessageAlarmSeconds: c.oldestMessageAlarmSeconds,
-        alarmTopicArn: c.alarmTopicArn || undefined,
+        alarmTopicArn: references.alarmTopicArn,
         logRetentionDays: c.logRetentionDays,
         logLevel: c.logLevel,
       },
@@ -166,10 +170,16 @@ export class RealtimePubSub extends pulumi.ComponentResource {
         eventBusName: c.eventBusName,
         eventRules: c.eventRules,
         oldestMessageAlarmSeconds: c.oldestMessageAlarmSeconds,
-        alarmTopicArn: c.alarmTopicArn || undefined,
+        alarmTopicArn: references.alarmTopicArn,
         logRetentionDays: c.logRetentionDays,
         logLevel: c.logLevel,
       },
+      { parent: this },
+    );
+
+    this.dashboard = new Dashboard(
+      `${name}-dashboard`,
+      systemDashboardArgs({ api: this.api, pipeline: this.pipeline, delivery: this.delivery, region: arn.region, partition: arn.partition }),
       { parent: this },
     );
 
@@ -184,6 +194,7 @@ export class RealtimePubSub extends pulumi.ComponentResource {
       historyTableName: this.history.name,
       deliveryQueueUrl: this.delivery.queueUrl,
       deliveryDlqUrl: this.delivery.dlqUrl,
+      dashboardUrl: this.dashboard.url,
     };
     this.registerOutputs(this.outputs);
   }

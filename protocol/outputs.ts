@@ -1,7 +1,7 @@
 /**
  * The stack outputs a user (and the CLI, client and tests) needs. `index.ts` exports these keys,
- * and the local mode prints the same keys with `--json`, so a local run and a deployed stack can
- * be used alike.
+ * and the local mode prints the same keys with `--json` (all but `dashboardUrl`: there is no
+ * CloudWatch locally), so a local run and a deployed stack can be used alike.
  */
 import * as z from 'zod';
 
@@ -19,6 +19,8 @@ export const stackOutputsSchema = z.object({
   historyTableName: z.string(),
   deliveryQueueUrl: z.string(),
   deliveryDlqUrl: z.string(),
+  /** Deployed stacks only (the local mode has no CloudWatch): the stack's dashboard in the CloudWatch console. */
+  dashboardUrl: z.string().optional(),
   /** Local mode only: endpoints of the local stand-ins. */
   region: z.string().optional(),
   sqsEndpoint: z.string().optional(),
@@ -39,4 +41,5 @@ export const STACK_OUTPUT_KEYS = [
   'historyTableName',
   'deliveryQueueUrl',
   'deliveryDlqUrl',
+  'dashboardUrl',
 ] as const;

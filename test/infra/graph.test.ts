@@ -15,6 +15,7 @@ const COMPONENTS = {
   api: 'realtime:components:WebSocketApi',
   pipeline: 'realtime:components:PublishPipeline',
   fn: 'realtime:components:LambdaFunction',
+  dashboard: 'realtime:components:Dashboard',
 };
 
 describe('infra: resource graph (default config)', function () {
@@ -52,6 +53,7 @@ describe('infra: resource graph (default config)', function () {
       queuePolicies: count('aws:sqs/queuePolicy:QueuePolicy'),
       eventSourceMappings: count('aws:lambda/eventSourceMapping:EventSourceMapping'),
       alarms: count('aws:cloudwatch/metricAlarm:MetricAlarm'),
+      dashboards: count('aws:cloudwatch/dashboard:Dashboard'),
       eventRules: count('aws:cloudwatch/eventRule:EventRule'),
       apiGatewayAccount: count('aws:apigateway/account:Account'),
       domains: count('aws:apigatewayv2/domainName:DomainName'),
@@ -77,6 +79,7 @@ describe('infra: resource graph (default config)', function () {
       queuePolicies: 4,
       eventSourceMappings: 2,
       alarms: 4,
+      dashboards: 1,
       eventRules: 0,
       apiGatewayAccount: 1,
       domains: 0,
@@ -127,6 +130,7 @@ describe('infra: resource graph (default config)', function () {
       historyTableName: history.state.name,
       deliveryQueueUrl: delivery.state.url,
       deliveryDlqUrl: deliveryDlq.state.url,
+      dashboardUrl: `https://${REGION}.console.aws.amazon.com/cloudwatch/home?region=${REGION}#dashboards/dashboard/realtime-test-realtime-dashboard`,
     });
   });
 

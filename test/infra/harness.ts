@@ -1,9 +1,12 @@
 /**
- * Runs the real Pulumi program (index.ts) against Pulumi's mocks and records every resource it
- * registers, with its inputs. Each run sets the stack config first, then imports the program
- * afresh, so one mocha process can run it with several configurations.
+ * Runs the real Pulumi program (index.ts, or another program such as an example's) against
+ * Pulumi's mocks and records every resource it registers, with its inputs. Each run sets the
+ * stack config first, then imports the program afresh, so one mocha process can run it with
+ * several configurations. Transforms run as the engine runs them (transforms.ts).
  */
 import * as pulumi from '@pulumi/pulumi';
+import * as path from 'node:path';
+import { runTransformsLikeTheEngine } from './transforms';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-3';
@@ -65,6 +68,12 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       const bus = inputs.eventBusName && inputs.eventBusName !== 'default' ? `${inputs.eventBusName}/` : '';
       return { name: physical, arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${bus}${physical}` };
     }
+    case 'aws:sns/topic:Topic':
+      return { name: physical, arn: `arn:aws:sns:${REGION}:${ACCOUNT}:${physical}` };
+    case 'aws:cloudwatch/metricAlarm:MetricAlarm':
+      return { name: physical, arn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${physical}` };
+    case 'aws:cloudwatch/dashboard:Dashboard':
+      return { dashboardArn: `arn:aws:cloudwatch::${ACCOUNT}:dashboard/${inputs.dashboardName}` };
     case 'aws:apigatewayv2/domainName:DomainName':
       return { domainNameConfiguration: { ...inputs.domainNameConfiguration, targetDomainName: 'd-abc.execute-api.example', hostedZoneId: 'Z2ZZZZZZZZZZZZ' } };
     default:
@@ -119,27 +128,38 @@ function resolve<T>(output: pulumi.Output<T>): Promise<T> {
 
 const runs = new Map<string, Promise<ProgramRun>>();
 
+export interface ProgramOptions {
+  /** The program's entry module: absolute, or relative to the repository root; default index.ts. */
+  program?: string;
+  /** The Pulumi project name; default realtime (this project's). */
+  project?: string;
+}
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+
 /**
- * Run index.ts with these `realtime:*` settings (short keys, typed values). Rejects with the
- * program's own error when it throws (e.g. invalid config). Runs are shared per settings, so
- * test files that look at the same stack do not run it twice; runs never overlap.
+ * Run index.ts (or `options.program`) with these settings: short keys are `realtime:*` settings,
+ * keys with a colon are taken as they are; values typed. Rejects with the program's own error
+ * when it throws (e.g. invalid config). Runs are shared per settings and program, so test files
+ * that look at the same stack do not run it twice; runs never overlap.
  */
-export function runProgram(settings: Record<string, unknown> = {}): Promise<ProgramRun> {
-  const key = JSON.stringify(settings);
+export function runProgram(settings: Record<string, unknown> = {}, options: ProgramOptions = {}): Promise<ProgramRun> {
+  const key = JSON.stringify([settings, options.program ?? 'index.ts', options.project ?? 'realtime']);
   let run = runs.get(key);
   if (!run) {
     // One run at a time: the mocks and the config are process-wide.
     const previous = Promise.all([...runs.values()].map((r) => r.catch(() => undefined)));
-    run = previous.then(() => runOnce(settings));
+    run = previous.then(() => runOnce(settings, options));
     runs.set(key, run);
   }
   return run;
 }
 
-async function runOnce(settings: Record<string, unknown>): Promise<ProgramRun> {
+async function runOnce(settings: Record<string, unknown>, options: ProgramOptions): Promise<ProgramRun> {
   const mocks = new RecordingMocks();
   pulumi.runtime.setAllConfig(toStackConfig(settings));
-  await pulumi.runtime.setMocks(mocks, 'realtime', 'test', false);
+  await pulumi.runtime.setMocks(mocks, options.project ?? 'realtime', 'test', false);
+  runTransformsLikeTheEngine();
 
   const warnings: string[] = [];
   const consoleWarn = console.warn;
@@ -148,7 +168,7 @@ async function runOnce(settings: Record<string, unknown>): Promise<ProgramRun> {
   try {
     // A fresh namespace evaluates index.ts again: its top level is the program.
     const { tsImport } = await import('tsx/esm/api');
-    program = (await tsImport('../../index.ts', { parentURL: __filename })) as Record<string, unknown>;
+    program = (await tsImport(path.resolve(REPO_ROOT, options.program ?? 'index.ts'), { parentURL: __filename })) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(program)) {
       if (pulumi.Output.isInstance(value)) outputs[key] = await resolve(value);
