@@ -22,6 +22,7 @@ import { TABLE } from '../protocol/table';
 import type { StackOutputs } from '../protocol/outputs';
 import { AUTHORIZER_HANDLER, DELIVER_HANDLER, LAMBDA_ROUTES, MOCK_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
 import type { EventRule } from '../protocol/rules';
+import { fromDeliver, fromGateway, fromPublish, type ActivityEvent } from './activity';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './constants';
 import { startDemoServer, type DemoServer } from './demo-server';
 import { startDynamo } from './dynamo';
@@ -114,6 +115,12 @@ export interface LocalOptions {
   routeTimeoutMs?: number;
   /** Where notices go (dead letters, handler failures); default stderr. */
   log?: (line: string) => void;
+  /**
+   * Told of each connect, refused handshake, disconnect, subscribe, unsubscribe, refused request,
+   * published message and delivery job (local/activity/): `npm start` prints them. What it
+   * throws is ignored.
+   */
+  onActivity?: (event: ActivityEvent) => void;
 }
 
 export interface LocalSystem {
@@ -198,6 +205,7 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
   // A visibility timeout given explicitly sets both queues' function timeouts (a sixth of it), as it did before stacks.
   if (given.queue?.visibilityTimeoutSeconds !== undefined && given.poller?.functionTimeoutMs === undefined && options.poller) delete options.poller.functionTimeoutMs;
   const log = options.quiet ? () => undefined : (options.log ?? ((line: string) => process.stderr.write(`[local] ${line}\n`)));
+  const activity = options.onActivity ? safely(options.onActivity) : undefined;
   const closers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const close of closers.splice(0).reverse()) {
@@ -287,6 +295,14 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
       onHandlerError: (err, routeKey, connectionId) => log(`${routeKey} handler failed for ${connectionId}: ${(err as Error)?.stack ?? String(err)}`),
+      ...(activity
+        ? {
+            onActivity: (a) => {
+              const event = fromGateway(a);
+              if (event) activity(event);
+            },
+          }
+        : {}),
     });
     closers.push(() => gateway.close());
     origins.trust(...loopbackOrigins(gateway.url));
@@ -324,7 +340,7 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
     const functionTimeoutMs = options.poller?.functionTimeoutMs ?? Math.floor((visibilityTimeoutSeconds * 1000) / VISIBILITY_PER_TIMEOUT);
     const poller = startPoller({
       queue,
-      build: () => HANDLER_MODULES[PUBLISH_HANDLER].makeHandler(handlerEnv),
+      build: () => publish.makeHandler(handlerEnv, activity ? { onOutcome: (outcome, topics) => activity(fromPublish(outcome, topics)) } : {}),
       batchSize: options.poller?.batchSize ?? LOCAL_DEFAULTS.batchSize,
       maxBatchingWindowMs: options.poller?.maxBatchingWindowMs ?? LOCAL_DEFAULTS.maxBatchingWindowMs,
       maximumConcurrency: options.poller?.maximumConcurrency ?? LOCAL_DEFAULTS.maximumConcurrency,
@@ -336,7 +352,7 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
     });
     const deliveryPoller = startPoller({
       queue: sqs.queue(LOCAL_NAMES.deliveryQueueName),
-      build: () => HANDLER_MODULES[DELIVER_HANDLER].makeHandler(handlerEnv),
+      build: () => deliver.makeHandler(handlerEnv, activity ? { onOutcome: (outcome) => activity(fromDeliver(outcome)) } : {}),
       batchSize: options.delivery?.batchSize ?? LOCAL_DEFAULTS.deliveryBatchSize,
       maximumConcurrency: options.delivery?.maximumConcurrency ?? LOCAL_DEFAULTS.deliveryMaximumConcurrency,
       functionName: `${LOCAL_NAMES.stage}-${DELIVER_HANDLER}`,
@@ -386,6 +402,17 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
     await stopAll();
     throw err;
   }
+}
+
+/** An observer whose errors never reach the component that told it. */
+function safely(observer: (event: ActivityEvent) => void): (event: ActivityEvent) => void {
+  return (event) => {
+    try {
+      observer(event);
+    } catch {
+      // a printer that fails (e.g. a closed stdout) changes nothing in the system
+    }
+  };
 }
 
 /** The environment a backend sets to publish to this local system with the AWS SDK. */
