@@ -81,6 +81,7 @@ Realtime pub/sub is running locally (Ctrl-C stops it).
               try: npx wscat -c ${outputs.websocketUrl}${local.authSecret ? ' -s realtime -s bearer.<jwt>' : ''}
               then: {"action":"subscribe","topics":["demo"]}
   Demo page   ${outputs.demoUrl}
+  Health      ${outputs.demoUrl}health (200 once ready, 503 while stopping)
 
 A backend publishes with the AWS SDK (SendMessage to QUEUE_URL, or PutEvents) using:
 
@@ -93,6 +94,8 @@ ${env}
   Rules       ${rules.eventRules.length > 0 ? `${ruleNames} (from ${rules.from}), event bus ${outputs.eventBusName}` : `none (from ${rules.from})`}
   Auth        ${local.authSecret ? 'on: HS256 tokens signed with --auth-secret (npx realtime token --secret ... --sub ... --topics ...)' : 'off (--auth-secret S turns it on)'}
   Faults      ${faults}
+
+Each connect, subscribe, publish and delivery prints ${settings.activity === 'json' ? 'a JSON line' : 'a line'} below.
 
 `;
 }

@@ -29,6 +29,7 @@ import { startDynamo } from './dynamo';
 import { startTtlSweeper, type TtlSweeper } from './dynamo-ttl';
 import { startEvents, type EventsEndpoint } from './events';
 import { startGateway, type FaultOptions, type Gateway, type LambdaLike } from './gateway';
+import { healthCheck, healthStatus, type HealthReport } from './health';
 import { FunctionPool } from './lambda/function-pool';
 import { loopbackOrigins, OriginPolicy } from './origin-policy';
 import { startPoller, type Poller } from './poller';
@@ -58,6 +59,14 @@ export const LOCAL_NAMES = {
   deliveryQueueName: 'realtime-delivery',
   deliveryDlqName: 'realtime-delivery-dlq',
   stage: 'local',
+} as const;
+
+/** The queues by what they are for, as /health names them. */
+const QUEUE_ROLES = {
+  publish: LOCAL_NAMES.queueName,
+  publishDlq: LOCAL_NAMES.dlqName,
+  delivery: LOCAL_NAMES.deliveryQueueName,
+  deliveryDlq: LOCAL_NAMES.deliveryDlqName,
 } as const;
 
 export interface LocalOptions {
@@ -137,6 +146,8 @@ export interface LocalSystem {
   handlerEnv: Readonly<Record<string, string | undefined>>;
   /** The route functions and the authorizer, by handler name (the publish function is the poller's). */
   functions: Readonly<Partial<Record<HandlerName, FunctionPool>>>;
+  /** What `GET /health` on the demo port answers (local/health.ts): every endpoint asked, the queues' depths. */
+  health(): Promise<HealthReport>;
   /** Closes every connection (running $disconnect), stops the poller and every server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -206,6 +217,8 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
   if (given.queue?.visibilityTimeoutSeconds !== undefined && given.poller?.functionTimeoutMs === undefined && options.poller) delete options.poller.functionTimeoutMs;
   const log = options.quiet ? () => undefined : (options.log ?? ((line: string) => process.stderr.write(`[local] ${line}\n`)));
   const activity = options.onActivity ? safely(options.onActivity) : undefined;
+  /** What /health reports before the endpoints' own answers. */
+  let state: 'starting' | 'ready' | 'stopping' = 'starting';
   const closers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const close of closers.splice(0).reverse()) {
@@ -369,11 +382,24 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
     deliveryPoller.pool.warm();
 
     let outputs: StackOutputs | undefined;
+    const health = healthCheck({
+      state: () => state,
+      endpoints: () => ({ gateway: gateway.managementEndpoint, sqs: sqs.endpoint, eventBridge: events.endpoint, dynamodb: dynamo.endpoint }),
+      queues: () => Object.fromEntries(Object.entries(QUEUE_ROLES).map(([role, name]) => [role, sqs.queue(name)])),
+      connections: () => gateway.stats().connections,
+    });
     const demo: DemoServer = await startDemoServer({
       port: options.ports?.demo,
       staticDir: join(__dirname, 'demo'),
       outputs: () => outputs,
-      publish: (body) => queue.send({ body, senderId: 'demo' }).messageId,
+      publish: (body) => {
+        if (state === 'stopping') throw Object.assign(new Error('the local system is stopping'), { status: 503 });
+        return queue.send({ body, senderId: 'demo' }).messageId;
+      },
+      health: async () => {
+        const report = await health();
+        return { status: healthStatus(report), body: report };
+      },
       originPolicy: origins,
     });
     closers.splice(closers.length - 1, 0, () => demo.close());
@@ -396,8 +422,13 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
       demoUrl: demo.url,
     };
 
+    state = 'ready';
     let stopping: Promise<void> | undefined;
-    return { outputs, gateway, sqs, events, poller, deliveryPoller, ttl, handlerEnv, functions, stop: () => (stopping ??= stopAll()) };
+    const stop = () => {
+      state = 'stopping';
+      return (stopping ??= stopAll());
+    };
+    return { outputs, gateway, sqs, events, poller, deliveryPoller, ttl, handlerEnv, functions, health, stop };
   } catch (err) {
     await stopAll();
     throw err;
