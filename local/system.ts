@@ -446,8 +446,16 @@ function safely(observer: (event: ActivityEvent) => void): (event: ActivityEvent
   };
 }
 
-/** The environment a backend sets to publish to this local system with the AWS SDK. */
-export function backendEnvironment(outputs: StackOutputs): Record<string, string> {
+/** The variable that turns off the AWS SDK's notice, on Node 20, that its releases after January 2027 need Node 22. */
+export const SDK_NODE_WARNING_OFF = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/**
+ * The environment a backend sets to publish to this local system with the AWS SDK. On Node 20
+ * (the same Node that runs this, most likely) it turns the SDK's Node version notice off too: a
+ * script publishing to the local mode should print what it does, not a notice about 2027.
+ */
+export function backendEnvironment(outputs: StackOutputs, nodeVersion: string = process.version): Record<string, string> {
+  const major = Number(/^v(\d+)/.exec(nodeVersion)?.[1]);
   return {
     AWS_ENDPOINT_URL_SQS: outputs.sqsEndpoint ?? '',
     AWS_ENDPOINT_URL_EVENTBRIDGE: outputs.eventBridgeEndpoint ?? '',
@@ -455,5 +463,6 @@ export function backendEnvironment(outputs: StackOutputs): Record<string, string
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     QUEUE_URL: outputs.queueUrl,
+    ...(major < 22 ? { [SDK_NODE_WARNING_OFF]: 'true' } : {}),
   };
 }
