@@ -420,6 +420,7 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
       eventBridgeEndpoint: events.endpoint,
       dynamodbEndpoint: dynamo.endpoint,
       demoUrl: demo.url,
+      authRequired: Boolean(options.authSecret),
     };
 
     state = 'ready';

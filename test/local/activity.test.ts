@@ -176,6 +176,8 @@ describe('activity events from a running local system', function () {
 
   it('auth on: a handshake without a token is a refusal by the authorizer; a token names its principal', async () => {
     const { outputs } = await start({ authSecret: 'activity-secret' });
+    // The demo page reads it from /config.json to say a token is required.
+    expect(await (await fetch(`${outputs.demoUrl}config.json`)).json()).to.include({ authRequired: true });
     expect(await refusedStatus(outputs.websocketUrl)).to.equal(401);
     expect(await waitFor('connect-refused')).to.deep.equal({ event: 'connect-refused', status: 401, sourceIp: '127.0.0.1', by: 'authorizer' });
     const token = await mintToken({ secret: 'activity-secret', sub: 'alice', topics: ['act/*'] });

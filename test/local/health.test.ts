@@ -87,6 +87,7 @@ describe('GET /health of the local mode', function () {
         deliveryDlq: { visible: 0, inFlight: 0, delayed: 0 },
       });
       expect(report.connections).to.equal(1);
+      expect(JSON.parse((await get(`${system.outputs.demoUrl}config.json`)).body)).to.include({ authRequired: false });
       expect(await get(url, 'HEAD')).to.deep.equal({ status: 200, body: '' });
       expect((await get(url, 'POST')).status).to.equal(405);
     } finally {
