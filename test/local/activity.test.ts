@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { formatJson, formatText, fromGateway, printable, type ActivityEvent } from '../../local/activity';
+import { startGateway, type GatewayActivity } from '../../local/gateway';
 import { mintToken } from '../../local/auth-token';
 import { parseCli } from '../../local/cli-options';
 import { startLocal, type LocalSystem } from '../../local/system';
@@ -95,6 +96,33 @@ describe('activity events and lines', () => {
     expect(parse('--quiet', '--json').activity).to.equal(undefined);
     expect(parse('--quiet', '--log-format', 'text').activity).to.equal('text');
     expect(() => parse('--log-format', 'xml')).to.throw(CommanderError, /--log-format.*xml/);
+  });
+});
+
+describe("the gateway's onActivity", () => {
+  it('hears of each connect, routed message (with its reply) and disconnect; an observer that throws is reported and changes nothing', async () => {
+    const heard: GatewayActivity[] = [];
+    const reported: string[] = [];
+    const gateway = await startGateway({
+      routes: { $connect: async () => ({ statusCode: 200 }), $default: async () => ({ statusCode: 200, body: '{"type":"echo"}' }) },
+      twoWayRoutes: new Set(['$default']),
+      onActivity: (a) => {
+        heard.push(a);
+        throw new Error('observer broke');
+      },
+      onHandlerError: (err, routeKey) => reported.push(`${routeKey}: ${(err as Error).message}`),
+    });
+    try {
+      const conn = await gateway.connectVirtual();
+      expect(await conn.send('hello')).to.equal('{"type":"echo"}');
+      await conn.close(1000, 'done');
+      expect(heard.map((a) => a.type)).to.deep.equal(['connect', 'route', 'disconnect']);
+      expect(heard[1]).to.deep.equal({ type: 'route', connectionId: conn.connectionId, routeKey: '$default', body: 'hello', reply: '{"type":"echo"}', failed: false });
+      expect(heard[2]).to.include({ type: 'disconnect', connectionId: conn.connectionId, code: 1000, reason: 'done' });
+      expect(reported).to.deep.equal(['onActivity: observer broke', 'onActivity: observer broke', 'onActivity: observer broke']);
+    } finally {
+      await gateway.close();
+    }
   });
 });
 
