@@ -140,6 +140,8 @@ $('connect-form').addEventListener('submit', (event) => {
 $('subscribe-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const topic = $('topic').value.trim();
+  // Subscribing connects a closed client: not without the token auth needs.
+  if ((client?.state ?? 'closed') === 'closed' && tokenMissing()) return;
   if (topic) subscribe(topic);
 });
 
@@ -187,7 +189,8 @@ function tokenMissing() {
 
 function watchAuth(c) {
   c.on('error', (error) => {
-    if (error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN') {
+    // A refused handshake names no topic (a FORBIDDEN naming topics refused a subscription only).
+    if ((error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN') && error.topics.length === 0) {
       // The same token would be refused again: stop, and ask for another. After this event is
       // handled: the client schedules its next attempt right after emitting it.
       setTimeout(() => c.close(), 0);

@@ -260,6 +260,10 @@ describe('demo page with auth on, in headless Chromium', function () {
     await page.click('#connect');
     await page.locator('#auth-note.error', { hasText: 'Token required: paste a token' }).waitFor();
     expect(await page.getAttribute('#state', 'data-state')).to.equal('closed');
+    // Subscribing would connect: not without a token either.
+    await page.click('#subscribe');
+    expect(await page.locator('#subscriptions li').count()).to.equal(0);
+    expect(await page.getAttribute('#state', 'data-state')).to.equal('closed');
     expect(system.gateway.stats().connections).to.equal(0);
 
     // An expired token: the client says UNAUTHORIZED (the browser only sees 1006), and the page stops retrying.
