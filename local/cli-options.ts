@@ -3,6 +3,7 @@
  * with a message naming the flag and what it takes.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { ACTIVITY_FORMATS, type ActivityFormat } from './activity';
 import { parseFaultFlags, type FaultFlags, type FaultOptions } from './gateway';
 import { normalizeOrigin } from './origin-policy';
 import type { LocalOptions } from './system';
@@ -15,6 +16,8 @@ const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILE
 export interface CliSettings {
   local: LocalOptions;
   json: boolean;
+  /** How each connect, subscribe, publish and delivery is printed on stdout; undefined: not at all. */
+  activity?: ActivityFormat;
   /** --rules FILE, else the stack file's rules. */
   rulesFile?: string;
   /** --stack FILE, else Pulumi.dev.yaml. */
@@ -74,7 +77,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--route-concurrency <n>', 'Lambda environments per route function; more invocations wait for one (default 16)').argParser(integer(1, 1000, 'a count')))
     .addOption(new Option('--log-level <level>', "handlers' log level (Powertools JSON logs to stdout)").choices(LOG_LEVELS.flatMap((l) => [l, l.toLowerCase()])))
     .addOption(new Option('--metrics', "print the handlers' CloudWatch EMF metrics (off by default)"))
-    .addOption(new Option('--quiet', 'no banner or notices; handler logs off unless --log-level is given'))
+    .addOption(
+      new Option('--log-format <format>', 'one line on stdout per connect, subscribe, publish and delivery: text (readable, colored on a terminal) or json (one object per line); default text, json with --json')
+        .choices(ACTIVITY_FORMATS)
+        .env('LOCAL_LOG_FORMAT'),
+    )
+    .addOption(new Option('--quiet', 'no banner, notices or activity lines (unless --log-format is given); handler logs off unless --log-level is given'))
     .allowExcessArguments(false)
     .exitOverride();
 }
@@ -121,5 +129,7 @@ export function parseCli(argv: readonly string[], output?: { writeOut?(s: string
   };
   // `npm start --json` (without --) reaches us as npm's own json setting.
   const json = Boolean(o.json) || process.env.npm_config_json === 'true';
-  return { local, json, ...(o.rules ? { rulesFile: o.rules } : {}), ...(o.stack ? { stackFile: o.stack } : {}) };
+  // With --json stdout stays JSON throughout; --quiet silences the lines unless they are asked for.
+  const activity: ActivityFormat | undefined = (o.logFormat as ActivityFormat | undefined) ?? (local.quiet ? undefined : json ? 'json' : 'text');
+  return { local, json, ...(activity ? { activity } : {}), ...(o.rules ? { rulesFile: o.rules } : {}), ...(o.stack ? { stackFile: o.stack } : {}) };
 }

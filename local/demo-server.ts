@@ -1,7 +1,7 @@
 /**
  * The demo HTTP server (contract 6): the static page of local/demo/, `GET /config.json` with the
- * outputs, and `POST /publish` taking a publish envelope onto the local queue — the same path a
- * backend's SendMessage takes. Only the demo page itself and other trusted origins
+ * outputs, `GET /health` (local/health.ts), and `POST /publish` taking a publish envelope onto
+ * the local queue — the same path a backend's SendMessage takes. Only the demo page itself and other trusted origins
  * (origin-policy.ts) may call it from a browser; other pages get 403.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -14,8 +14,10 @@ import { loopbackOrigins, OriginPolicy } from './origin-policy';
 export interface DemoServerOptions {
   staticDir: string;
   outputs(): unknown;
-  /** Put the envelope (as JSON text) on the publish queue; returns the message id. */
+  /** Put the envelope (as JSON text) on the publish queue; returns the message id. An error with a `status` is answered with it. */
   publish(body: string): string;
+  /** `GET /health`: the status code and JSON body to answer with; 404 without it. */
+  health?(): Promise<{ status: number; body: unknown }>;
   /** Largest POST /publish body; default 1 MiB (the queue's limit). */
   maxBodyBytes?: number;
   port?: number;
@@ -79,6 +81,11 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'config.json takes GET' });
       return json(res, 200, options.outputs());
     }
+    if (path === '/health' && options.health) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'health takes GET' });
+      const { status, body } = await options.health();
+      return json(res, status, body);
+    }
     if (path === '/publish') {
       if (req.method !== 'POST') return json(res, 405, { error: 'publish takes POST with a publish envelope {"topic":…,"data":…}' });
       return publish(req, res);
@@ -109,7 +116,8 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     try {
       return json(res, 200, { messageId: options.publish(text) });
     } catch (err) {
-      return json(res, 400, { error: (err as Error).message });
+      const status = (err as { status?: unknown }).status;
+      return json(res, typeof status === 'number' ? status : 400, { error: (err as Error).message });
     }
   }
 

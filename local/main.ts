@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole system on this machine. Prints a banner with the WebSocket URL, the demo
- * page and the environment a backend sets (or, with --json, one line of JSON once ready), and
+ * page and the environment a backend sets (or, with --json, one line of JSON once ready), then
+ * one line per connect, subscribe, publish and delivery (local/activity/; --log-format), and
  * stops cleanly on Ctrl-C (SIGINT) or SIGTERM: every connection is closed and its $disconnect
  * runs before the process exits 0.
  * `npm start` runs this as one process (`exec node --import tsx`): no tsx parent that would kill
@@ -9,6 +10,7 @@
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import type { StackOutputs } from '../protocol/outputs';
+import { activityPrinter } from './activity';
 import { parseCli, type CliSettings } from './cli-options';
 import { readRulesFile, readStackSettings, type RulesSource, type StackSource } from './stack-config';
 import { backendEnvironment, QUEUE_JOURNAL_FILE, startLocal, type LocalSystem } from './system';
@@ -37,7 +39,8 @@ async function main(): Promise<void> {
 
   let system: LocalSystem;
   try {
-    system = await startLocal({ ...settings.local, stack: stack.config, eventRules: rules.eventRules, ...(rules.eventBusName ? { eventBusName: rules.eventBusName } : {}) });
+    const onActivity = settings.activity ? activityPrinter({ format: settings.activity, color: colorsOn(process.stdout), write: (line) => process.stdout.write(line) }) : undefined;
+    system = await startLocal({ ...settings.local, ...(onActivity ? { onActivity } : {}), stack: stack.config, eventRules: rules.eventRules, ...(rules.eventBusName ? { eventBusName: rules.eventBusName } : {}) });
   } catch (err) {
     fail(explainStartError(err));
   }
@@ -78,6 +81,7 @@ Realtime pub/sub is running locally (Ctrl-C stops it).
               try: npx wscat -c ${outputs.websocketUrl}${local.authSecret ? ' -s realtime -s bearer.<jwt>' : ''}
               then: {"action":"subscribe","topics":["demo"]}
   Demo page   ${outputs.demoUrl}
+  Health      ${outputs.demoUrl}health (200 once ready, 503 while stopping)
 
 A backend publishes with the AWS SDK (SendMessage to QUEUE_URL, or PutEvents) using:
 
@@ -91,7 +95,14 @@ ${env}
   Auth        ${local.authSecret ? 'on: HS256 tokens signed with --auth-secret (npx realtime token --secret ... --sub ... --topics ...)' : 'off (--auth-secret S turns it on)'}
   Faults      ${faults}
 
+Each connect, subscribe, publish and delivery prints ${settings.activity === 'json' ? 'a JSON line' : 'a line'} below.
+
 `;
+}
+
+/** Colors only on a terminal that has them (tty's hasColors reads NO_COLOR, FORCE_COLOR and TERM). */
+function colorsOn(stream: NodeJS.WriteStream): boolean {
+  return stream.isTTY === true && typeof stream.hasColors === 'function' && stream.hasColors();
 }
 
 function explainStartError(err: unknown): string {

@@ -8,6 +8,7 @@
  *   - at most `maximumConcurrency` invocations run at once (scalingConfig.maximumConcurrency), each
  *     in its own execution environment of a FunctionPool (own SDK clients, reused while warm).
  */
+import { setMaxListeners } from 'node:events';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './constants';
 import type { LambdaLike } from './gateway';
@@ -83,6 +84,8 @@ export function startPoller(options: PollerOptions): Poller {
   const stats: PollerStats = { invocations: 0, records: 0, succeeded: 0, failed: 0, failedBatches: 0 };
   const controller = new AbortController();
   const signal = controller.signal;
+  // Each worker's long poll listens for the abort: Node's default bound (10) would warn on every start above it.
+  setMaxListeners(concurrency, signal);
 
   const collect = async (): Promise<Delivery[]> => {
     const batch = await queue.receive({ maxMessages: Math.min(MAX_RECEIVE, batchSize), waitSeconds: LONG_POLL_SECONDS, signal });

@@ -22,12 +22,14 @@ import { TABLE } from '../protocol/table';
 import type { StackOutputs } from '../protocol/outputs';
 import { AUTHORIZER_HANDLER, DELIVER_HANDLER, LAMBDA_ROUTES, MOCK_ROUTES, PUBLISH_HANDLER, type HandlerName } from '../protocol/routes';
 import type { EventRule } from '../protocol/rules';
+import { fromDeliver, fromGateway, fromPublish, type ActivityEvent } from './activity';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './constants';
 import { startDemoServer, type DemoServer } from './demo-server';
 import { startDynamo } from './dynamo';
 import { startTtlSweeper, type TtlSweeper } from './dynamo-ttl';
 import { startEvents, type EventsEndpoint } from './events';
 import { startGateway, type FaultOptions, type Gateway, type LambdaLike } from './gateway';
+import { healthCheck, healthStatus, type HealthReport } from './health';
 import { FunctionPool } from './lambda/function-pool';
 import { loopbackOrigins, OriginPolicy } from './origin-policy';
 import { startPoller, type Poller } from './poller';
@@ -57,6 +59,14 @@ export const LOCAL_NAMES = {
   deliveryQueueName: 'realtime-delivery',
   deliveryDlqName: 'realtime-delivery-dlq',
   stage: 'local',
+} as const;
+
+/** The queues by what they are for, as /health names them. */
+const QUEUE_ROLES = {
+  publish: LOCAL_NAMES.queueName,
+  publishDlq: LOCAL_NAMES.dlqName,
+  delivery: LOCAL_NAMES.deliveryQueueName,
+  deliveryDlq: LOCAL_NAMES.deliveryDlqName,
 } as const;
 
 export interface LocalOptions {
@@ -114,6 +124,12 @@ export interface LocalOptions {
   routeTimeoutMs?: number;
   /** Where notices go (dead letters, handler failures); default stderr. */
   log?: (line: string) => void;
+  /**
+   * Told of each connect, refused handshake, disconnect, subscribe, unsubscribe, refused request,
+   * published message and delivery job (local/activity/): `npm start` prints them. What it
+   * throws is ignored.
+   */
+  onActivity?: (event: ActivityEvent) => void;
 }
 
 export interface LocalSystem {
@@ -130,6 +146,8 @@ export interface LocalSystem {
   handlerEnv: Readonly<Record<string, string | undefined>>;
   /** The route functions and the authorizer, by handler name (the publish function is the poller's). */
   functions: Readonly<Partial<Record<HandlerName, FunctionPool>>>;
+  /** What `GET /health` on the demo port answers (local/health.ts): every endpoint asked, the queues' depths. */
+  health(): Promise<HealthReport>;
   /** Closes every connection (running $disconnect), stops the poller and every server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -198,6 +216,9 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
   // A visibility timeout given explicitly sets both queues' function timeouts (a sixth of it), as it did before stacks.
   if (given.queue?.visibilityTimeoutSeconds !== undefined && given.poller?.functionTimeoutMs === undefined && options.poller) delete options.poller.functionTimeoutMs;
   const log = options.quiet ? () => undefined : (options.log ?? ((line: string) => process.stderr.write(`[local] ${line}\n`)));
+  const activity = options.onActivity ? safely(options.onActivity) : undefined;
+  /** What /health reports before the endpoints' own answers. */
+  let state: 'starting' | 'ready' | 'stopping' = 'starting';
   const closers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const close of closers.splice(0).reverse()) {
@@ -287,6 +308,14 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
       onHandlerError: (err, routeKey, connectionId) => log(`${routeKey} handler failed for ${connectionId}: ${(err as Error)?.stack ?? String(err)}`),
+      ...(activity
+        ? {
+            onActivity: (a) => {
+              const event = fromGateway(a);
+              if (event) activity(event);
+            },
+          }
+        : {}),
     });
     closers.push(() => gateway.close());
     origins.trust(...loopbackOrigins(gateway.url));
@@ -324,7 +353,7 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
     const functionTimeoutMs = options.poller?.functionTimeoutMs ?? Math.floor((visibilityTimeoutSeconds * 1000) / VISIBILITY_PER_TIMEOUT);
     const poller = startPoller({
       queue,
-      build: () => HANDLER_MODULES[PUBLISH_HANDLER].makeHandler(handlerEnv),
+      build: () => publish.makeHandler(handlerEnv, activity ? { onOutcome: (outcome, topics) => activity(fromPublish(outcome, topics)) } : {}),
       batchSize: options.poller?.batchSize ?? LOCAL_DEFAULTS.batchSize,
       maxBatchingWindowMs: options.poller?.maxBatchingWindowMs ?? LOCAL_DEFAULTS.maxBatchingWindowMs,
       maximumConcurrency: options.poller?.maximumConcurrency ?? LOCAL_DEFAULTS.maximumConcurrency,
@@ -336,7 +365,7 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
     });
     const deliveryPoller = startPoller({
       queue: sqs.queue(LOCAL_NAMES.deliveryQueueName),
-      build: () => HANDLER_MODULES[DELIVER_HANDLER].makeHandler(handlerEnv),
+      build: () => deliver.makeHandler(handlerEnv, activity ? { onOutcome: (outcome) => activity(fromDeliver(outcome)) } : {}),
       batchSize: options.delivery?.batchSize ?? LOCAL_DEFAULTS.deliveryBatchSize,
       maximumConcurrency: options.delivery?.maximumConcurrency ?? LOCAL_DEFAULTS.deliveryMaximumConcurrency,
       functionName: `${LOCAL_NAMES.stage}-${DELIVER_HANDLER}`,
@@ -353,11 +382,24 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
     deliveryPoller.pool.warm();
 
     let outputs: StackOutputs | undefined;
+    const health = healthCheck({
+      state: () => state,
+      endpoints: () => ({ gateway: gateway.managementEndpoint, sqs: sqs.endpoint, eventBridge: events.endpoint, dynamodb: dynamo.endpoint }),
+      queues: () => Object.fromEntries(Object.entries(QUEUE_ROLES).map(([role, name]) => [role, sqs.queue(name)])),
+      connections: () => gateway.stats().connections,
+    });
     const demo: DemoServer = await startDemoServer({
       port: options.ports?.demo,
       staticDir: join(__dirname, 'demo'),
       outputs: () => outputs,
-      publish: (body) => queue.send({ body, senderId: 'demo' }).messageId,
+      publish: (body) => {
+        if (state === 'stopping') throw Object.assign(new Error('the local system is stopping'), { status: 503 });
+        return queue.send({ body, senderId: 'demo' }).messageId;
+      },
+      health: async () => {
+        const report = await health();
+        return { status: healthStatus(report), body: report };
+      },
       originPolicy: origins,
     });
     closers.splice(closers.length - 1, 0, () => demo.close());
@@ -378,18 +420,43 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
       eventBridgeEndpoint: events.endpoint,
       dynamodbEndpoint: dynamo.endpoint,
       demoUrl: demo.url,
+      authRequired: Boolean(options.authSecret),
     };
 
+    state = 'ready';
     let stopping: Promise<void> | undefined;
-    return { outputs, gateway, sqs, events, poller, deliveryPoller, ttl, handlerEnv, functions, stop: () => (stopping ??= stopAll()) };
+    const stop = () => {
+      state = 'stopping';
+      return (stopping ??= stopAll());
+    };
+    return { outputs, gateway, sqs, events, poller, deliveryPoller, ttl, handlerEnv, functions, health, stop };
   } catch (err) {
     await stopAll();
     throw err;
   }
 }
 
-/** The environment a backend sets to publish to this local system with the AWS SDK. */
-export function backendEnvironment(outputs: StackOutputs): Record<string, string> {
+/** An observer whose errors never reach the component that told it. */
+function safely(observer: (event: ActivityEvent) => void): (event: ActivityEvent) => void {
+  return (event) => {
+    try {
+      observer(event);
+    } catch {
+      // a printer that fails (e.g. a closed stdout) changes nothing in the system
+    }
+  };
+}
+
+/** The variable that turns off the AWS SDK's notice, on Node 20, that its releases after January 2027 need Node 22. */
+export const SDK_NODE_WARNING_OFF = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/**
+ * The environment a backend sets to publish to this local system with the AWS SDK. On Node 20
+ * (the same Node that runs this, most likely) it turns the SDK's Node version notice off too: a
+ * script publishing to the local mode should print what it does, not a notice about 2027.
+ */
+export function backendEnvironment(outputs: StackOutputs, nodeVersion: string = process.version): Record<string, string> {
+  const major = Number(/^v(\d+)/.exec(nodeVersion)?.[1]);
   return {
     AWS_ENDPOINT_URL_SQS: outputs.sqsEndpoint ?? '',
     AWS_ENDPOINT_URL_EVENTBRIDGE: outputs.eventBridgeEndpoint ?? '',
@@ -397,5 +464,6 @@ export function backendEnvironment(outputs: StackOutputs): Record<string, string
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     QUEUE_URL: outputs.queueUrl,
+    ...(major < 22 ? { [SDK_NODE_WARNING_OFF]: 'true' } : {}),
   };
 }

@@ -27,6 +27,8 @@ export const stackOutputsSchema = z.object({
   eventBridgeEndpoint: z.string().optional(),
   dynamodbEndpoint: z.string().optional(),
   demoUrl: z.string().optional(),
+  /** Local mode only: whether the $connect authorizer is on (a client must bring a token). */
+  authRequired: z.boolean().optional(),
 });
 export type StackOutputs = z.infer<typeof stackOutputsSchema>;
 

@@ -48,6 +48,8 @@ export interface DeliverOutcome {
 export interface DeliverHandlerOptions {
   now?: () => number;
   poster?: Poster;
+  /** Told what each job came to (the local mode prints it). What it throws is ignored. */
+  onOutcome?: (outcome: DeliverOutcome) => void;
 }
 
 export function makeHandler(env: EnvMap, options: DeliverHandlerOptions = {}): (event: SQSEvent, context?: Context | unknown) => Promise<SQSBatchResponse> {
@@ -79,6 +81,11 @@ export function makeHandler(env: EnvMap, options: DeliverHandlerOptions = {}): (
       rest: starved ? 0 : report.rest.length,
     };
     logger.info('job delivered', { ...outcome });
+    try {
+      options.onOutcome?.(outcome);
+    } catch {
+      // an observer never changes what happens to the job
+    }
     return outcome;
   }
 

@@ -88,6 +88,11 @@ export interface PublishHandlerOptions {
   now?: () => number;
   /** What sends PostToConnection (default: the management API client built from the env map). */
   poster?: Poster;
+  /**
+   * Told what each envelope came to once it settled, with its topics (none when it failed before
+   * they were known): the local mode prints it. What it throws is ignored.
+   */
+  onOutcome?: (outcome: PublishOutcome, topics: readonly string[]) => void;
 }
 
 const EMPTY: Omit<PublishOutcome, 'id' | 'status'> = { subscribers: 0, delivered: 0, gone: 0, rejectedDeliveries: 0, sliced: 0, retrying: 0, rest: 0, unfetched: false };
@@ -101,6 +106,17 @@ export function makeHandler(
   const { ddb, tableName, logger, metrics, config } = runtime;
   const { poster, jobs, budget } = makePosting(runtime, env, options);
   const sequencer = config.history ? new Sequencer(ddb, config.history) : undefined;
+  const report = (outcome: PublishOutcome, topics: readonly string[]) => {
+    try {
+      options.onOutcome?.(outcome, topics);
+    } catch {
+      // an observer never changes what happens to the message
+    }
+  };
+  /** A record that failed before it had an outcome (sequencing, retention or queueing threw): SQS or EventBridge retries it. */
+  const reportFailure = (id: string, error: unknown) => {
+    if (!(error instanceof DeliveryFailedError)) report({ id, status: 'failed', reason: describeError(error).message, ...EMPTY }, []);
+  };
 
   /** What one invocation shares across its records: the posts-in-flight bound, the query bound, the topics in progress. */
   interface Invocation {
@@ -130,7 +146,9 @@ export function makeHandler(
     if (!prepared.ok) {
       logger.error('envelope rejected, not retried', { messageId: prepared.id, reason: prepared.reason });
       metrics.addMetric('rejected', MetricUnit.Count, 1);
-      return { id: prepared.id, status: 'rejected', reason: prepared.reason, ...EMPTY };
+      const rejected: PublishOutcome = { id: prepared.id, status: 'rejected', reason: prepared.reason, ...EMPTY };
+      report(rejected, []);
+      return rejected;
     }
     const started = performance.now();
     // Every topic settles before the record is answered, a failed one too: no post or job of this message outlives the invocation.
@@ -161,6 +179,7 @@ export function makeHandler(
     }
     const { bound, reductions } = inv.deliverer.limit;
     logger.info('published', { messageId: prepared.id, topics: prepared.topics, ...outcome, concurrency: bound, concurrencyReductions: reductions });
+    report(outcome, prepared.topics);
     return outcome;
   }
 
@@ -200,6 +219,7 @@ export function makeHandler(
       } catch (error) {
         // Reported in batchItemFailures: SQS redelivers the record after its visibility timeout.
         logger.warn('record failed, SQS will retry it', { messageId: record.messageId, error: describeError(error) });
+        reportFailure(record.messageId, error);
         throw error;
       }
     };
@@ -226,6 +246,7 @@ export function makeHandler(
       return outcome;
     } catch (error) {
       logger.warn('event failed, EventBridge will retry it', { messageId: event.id, error: describeError(error) });
+      reportFailure(event.id, error);
       throw error;
     } finally {
       addJobMetrics(jobsBefore);

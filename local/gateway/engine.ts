@@ -23,7 +23,7 @@ import {
 import { awsId } from './ids';
 import { lambdaContext } from './lambda-context';
 import { gatewayErrorFrame, HANDLER_FAILED_MESSAGE, NO_ROUTE_MESSAGE, selectRouteKey } from './routing';
-import type { CloseInfo, GatewayOptions, LambdaLike } from './types';
+import type { CloseInfo, GatewayActivity, GatewayOptions, LambdaLike } from './types';
 
 /** How the engine reaches the client, whatever carries the frames. */
 export interface Transport {
@@ -51,7 +51,7 @@ export interface Handshake {
 
 export type Admission =
   | { ok: true; info: ConnectionInfo; responseHeaders: Array<[string, string]> }
-  | { ok: false; status: number; body: string; contentType: string };
+  | { ok: false; status: number; body: string; contentType: string; by: 'authorizer' | '$connect' };
 
 /** Close codes and reasons as $disconnect reports them. */
 export const CLOSE = {
@@ -163,9 +163,24 @@ export class Engine {
     return this.track(Promise.resolve().then(() => handler(event, context)));
   }
 
+  /** Tells the onActivity observer, if any; an observer that throws never stops the gateway. */
+  observe(activity: GatewayActivity): void {
+    if (!this.options.onActivity) return;
+    try {
+      this.options.onActivity(activity);
+    } catch (error) {
+      this.reportError(error, 'onActivity', 'connectionId' in activity ? activity.connectionId : '-');
+    }
+  }
+
   /** Runs the authorizer and $connect for a handshake. Nothing is registered yet. */
   admit(handshake: Handshake): Promise<Admission> {
-    return this.track(this.runAdmission(handshake));
+    return this.track(
+      this.runAdmission(handshake).then((admission) => {
+        if (!admission.ok) this.observe({ type: 'refused', status: admission.status, sourceIp: handshake.sourceIp, by: admission.by });
+        return admission;
+      }),
+    );
   }
 
   private async runAdmission(handshake: Handshake): Promise<Admission> {
@@ -174,7 +189,8 @@ export class Engine {
     const info: ConnectionInfo = { connectionId: awsId(), connectedAt: now, sourceIp: handshake.sourceIp, ...(userAgent !== undefined ? { userAgent } : {}) };
     const pairs = handshakeHeaderPairs(handshake.headerPairs, handshake.sourceIp, this.port, now);
     const query = queryMaps(handshake.rawQuery);
-    const reject = (status: number, body: string, contentType = 'application/json'): Admission => ({ ok: false, status, body, contentType });
+    let by: 'authorizer' | '$connect' = 'authorizer';
+    const reject = (status: number, body: string, contentType = 'application/json'): Admission => ({ ok: false, status, body, contentType, by });
 
     if (this.options.authorizer) {
       const event = authorizerEvent(this.api, info, headerMaps(pairs), query);
@@ -192,6 +208,7 @@ export class Engine {
       info.authorizer = verdict.authorizer;
     }
 
+    by = '$connect';
     const connect = this.routes.$connect;
     if (!connect) return { ok: true, info, responseHeaders: [] };
     let result: unknown;
@@ -222,6 +239,7 @@ export class Engine {
   open(info: ConnectionInfo, transport: Transport): Connection {
     const conn: Connection = { ...info, lastActiveAt: Date.now(), transport, ended: false };
     this.connections.set(conn.connectionId, conn);
+    this.observe({ type: 'connect', connectionId: conn.connectionId, sourceIp: conn.sourceIp, ...(conn.authorizer ? { authorizer: conn.authorizer } : {}) });
     if (this.closing) this.serverClose(conn, CLOSE.goingAway);
     return conn;
   }
@@ -244,6 +262,7 @@ export class Engine {
     conn.ended = true;
     this.connections.delete(conn.connectionId);
     conn.transport.ended(why);
+    this.observe({ type: 'disconnect', connectionId: conn.connectionId, code: why.code, reason: why.reason, connectedAt: conn.connectedAt });
     const disconnect = this.routes.$disconnect;
     if (!disconnect) return Promise.resolve();
     return this.invoke('$disconnect', disconnect, disconnectEvent(this.api, conn, why.code, why.reason)).then(
@@ -284,11 +303,14 @@ export class Engine {
       result = await this.invoke(routeKey, handler, event);
     } catch (error) {
       this.reportError(error, routeKey, conn.connectionId);
-      return this.reply(conn, gatewayErrorFrame(HANDLER_FAILED_MESSAGE, conn.connectionId, event.requestContext.requestId));
+      const sent = this.reply(conn, gatewayErrorFrame(HANDLER_FAILED_MESSAGE, conn.connectionId, event.requestContext.requestId));
+      this.observe({ type: 'route', connectionId: conn.connectionId, routeKey, body, ...(sent !== undefined ? { reply: sent } : {}), failed: true });
+      return sent;
     }
     const responseBody = (result as { body?: unknown } | null | undefined)?.body;
-    if (this.twoWay.has(routeKey) && typeof responseBody === 'string') return this.reply(conn, responseBody);
-    return undefined;
+    const sent = this.twoWay.has(routeKey) && typeof responseBody === 'string' ? this.reply(conn, responseBody) : undefined;
+    this.observe({ type: 'route', connectionId: conn.connectionId, routeKey, body, ...(sent !== undefined ? { reply: sent } : {}), failed: false });
+    return sent;
   }
 
   /** PostToConnection: false when the client can no longer receive (answer 410). */

@@ -7,6 +7,7 @@ export type {
   FaultOptions,
   Gateway,
   GatewayOptions,
+  GatewayActivity,
   GatewayStats,
   LambdaLike,
   VirtualConnection,

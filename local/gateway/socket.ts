@@ -174,7 +174,10 @@ export function attachWebSockets(server: Server, engine: Engine, stage: string, 
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?', 1)[0];
     if (!stagePaths.has(path)) return refuseUpgrade(socket, 403, '{"message":"Forbidden"}');
-    if (options.allowOrigin && !options.allowOrigin(req.headers.origin)) return refuseUpgrade(socket, 403, '{"message":"Forbidden"}');
+    if (options.allowOrigin && !options.allowOrigin(req.headers.origin)) {
+      engine.observe({ type: 'refused', status: 403, sourceIp: sourceIpOf(req), by: 'origin' });
+      return refuseUpgrade(socket, 403, '{"message":"Forbidden"}');
+    }
     if (engine.closing) return refuseUpgrade(socket, 503, '{"message":"Service Unavailable"}');
     wss.handleUpgrade(req, socket, head, (ws) => onOpen(ws, req));
   });

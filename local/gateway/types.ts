@@ -67,7 +67,25 @@ export interface GatewayOptions {
    * handler, a malformed authorizer answer). Default: one line on stderr.
    */
   onHandlerError?: (error: unknown, routeKey: string, connectionId: string) => void;
+  /**
+   * (added) Told what the gateway did: connections admitted, refused and ended, and each message a
+   * route function answered (the local mode's terminal lines). What it throws is reported as a
+   * handler error; the gateway goes on.
+   */
+  onActivity?: (activity: GatewayActivity) => void;
 }
+
+/** (added) One thing the gateway did, as onActivity hears of it. */
+export type GatewayActivity =
+  | { type: 'connect'; connectionId: string; sourceIp: string; authorizer?: Record<string, string> }
+  /** A handshake refused with this HTTP status: by the origin check, the authorizer, or $connect. */
+  | { type: 'refused'; status: number; sourceIp: string; by: 'origin' | 'authorizer' | '$connect' }
+  | { type: 'disconnect'; connectionId: string; code: number; reason: string; connectedAt: number }
+  /**
+   * A message a route function ran for (mock routes such as ping are left out): the client's
+   * body (untrusted), the frame sent back if any, and whether the function failed.
+   */
+  | { type: 'route'; connectionId: string; routeKey: string; body: string; reply?: string; failed: boolean };
 
 export interface GatewayStats {
   /** POST /@connections calls received, whatever their answer. */

@@ -160,6 +160,23 @@ describe('local poller (SQS event source mapping)', () => {
     expect(sizes).to.deep.equal([3]);
   });
 
+  it('runs more than 10 workers without a MaxListenersExceededWarning (the delivery poller runs 20)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      // Every worker starts its long poll at once, each listening for the stop signal.
+      poller = startPoller({ queue, handler: async () => undefined, maximumConcurrency: 20 });
+      // process.emitWarning emits on the next tick.
+      await new Promise((r) => setImmediate(r));
+      queue.send({ body: 'one' });
+      await until(() => poller!.stats().succeeded === 1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).to.deep.equal([]);
+  });
+
   it('refuses settings Lambda refuses', () => {
     expect(() => startPoller({ queue, handler: async () => undefined, batchSize: 11 })).to.throw(/batching window/);
     expect(() => startPoller({ queue, handler: async () => undefined, maximumConcurrency: 0 })).to.throw(/maximumConcurrency/);

@@ -105,6 +105,8 @@ export interface StartedCli {
   child: ChildProcess;
   /** The first stdout line, parsed (with --json). */
   outputs: Promise<StackOutputs>;
+  /** Everything on stdout so far (the outputs line included). */
+  stdout(): string;
   stderr(): string;
   /** Resolves with the exit code (null when killed by a signal) and the signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -143,6 +145,7 @@ export function startCli(args: string[]): StartedCli {
   return {
     child,
     outputs,
+    stdout: () => stdout,
     stderr: () => stderr,
     exited,
     signal: (sig) => {
