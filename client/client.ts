@@ -275,6 +275,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       (err: RealtimeError) => {
         if (generation !== this.generation || !this.wantOpen) return;
         this.report(err);
+        // An 'error' listener may have called close() (e.g. on UNAUTHORIZED): then no retry.
+        if (generation !== this.generation || !this.wantOpen) return;
         this.scheduleReconnect(err);
       },
     );

@@ -145,6 +145,18 @@ describe('refused handshakes', () => {
       expect([...srv.open()[0].topics]).to.deep.equal(['t']);
     });
 
+    it('stops for good when an error listener calls close() on UNAUTHORIZED (the app has no token to offer)', async () => {
+      const srv = await setup({ refuseHandshake: () => 401 });
+      const { c, errors } = client({ token: 'refused', reconnect: { baseDelayMs: 1, maxDelayMs: 20 } });
+      c.on('error', (e) => e.code === 'UNAUTHORIZED' && c.close());
+      void c.connect().catch(() => undefined);
+      await until(() => errors.length === 1, 'the refusal');
+      // Ten times the longest delay: a retry would have been refused (and counted) by now.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(srv.refusals).to.equal(1);
+      expect(c.state).to.equal('closed');
+    });
+
     it('raises FORBIDDEN (no topics) for a 403, with the same long wait', async () => {
       await setup({ refuseHandshake: () => 403 });
       const { c, errors } = client({ token: fresh });
