@@ -191,9 +191,8 @@ function watchAuth(c) {
   c.on('error', (error) => {
     // A refused handshake names no topic (a FORBIDDEN naming topics refused a subscription only).
     if ((error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN') && error.topics.length === 0) {
-      // The same token would be refused again: stop, and ask for another. After this event is
-      // handled: the client schedules its next attempt right after emitting it.
-      setTimeout(() => c.close(), 0);
+      // The same token would be refused again: stop, and ask for another.
+      c.close();
       showAuthNote(`Token required: the server refused the connection (${error.code}). Paste a valid token and connect again.`, true);
     } else if (error.code === 'CONNECTION_FAILED' && config?.authRequired && c.state !== 'open') {
       showAuthNote('The connection was refused: auth is on, is the token valid? (Browsers do not say why a handshake failed.)', true);
