@@ -287,6 +287,8 @@ describe('npm start prints the activity lines (spawned)', function () {
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
     delete env.NO_COLOR;
     delete env.FORCE_COLOR;
+    // Node's hasColors() answers "2 colors" whenever CI is set, as it is where CI runs this suite.
+    delete env.CI;
     // As a user's shell runs it: npm start itself keeps the AWS SDK's Node 20 notice away.
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
     const child = spawn('script', ['-qfec', `${pkg.scripts.start} --port 0`, '/dev/null'], { cwd: REPO_ROOT, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
