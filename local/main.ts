@@ -12,7 +12,7 @@ import { CommanderError } from 'commander';
 import type { StackOutputs } from '../protocol/outputs';
 import { activityPrinter } from './activity';
 import { parseCli, type CliSettings } from './cli-options';
-import { readRulesFile, readStackSettings, type RulesSource, type StackSource } from './stack-config';
+import { localEnvDefaults, readRulesFile, readStackSettings, type RulesSource, type StackSource } from './stack-config';
 import { backendEnvironment, QUEUE_JOURNAL_FILE, startLocal, type LocalSystem } from './system';
 
 // The SDK warns about Node 20 on every start; it is about future SDK releases, not this tool.
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   let system: LocalSystem;
   try {
     const onActivity = settings.activity ? activityPrinter({ format: settings.activity, color: colorsOn(process.stdout), write: (line) => process.stdout.write(line) }) : undefined;
-    system = await startLocal({ ...settings.local, ...(onActivity ? { onActivity } : {}), stack: stack.config, eventRules: rules.eventRules, ...(rules.eventBusName ? { eventBusName: rules.eventBusName } : {}) });
+    system = await startLocal({ ...settings.local, env: { ...localEnvDefaults(stack), ...settings.local.env }, ...(onActivity ? { onActivity } : {}), stack: stack.config, eventRules: rules.eventRules, ...(rules.eventBusName ? { eventBusName: rules.eventBusName } : {}) });
   } catch (err) {
     fail(explainStartError(err));
   }

@@ -120,3 +120,19 @@ export function readRulesFile(file: string): RulesSource {
   if (!Array.isArray(rules)) throw new Error(`the rules file ${file} must hold a JSON array of rules ({"name", "eventPattern", "topic", "dataPath"?})`);
   return { eventRules: rules as EventRule[], from: file };
 }
+
+/**
+ * Local mode's request timeout for management API calls, unless the stack file sets one. The
+ * local gateway shares its process with every function environment, and on loopback a burst of
+ * new connections made in that process sees a few percent of its handshakes stall 1-3 s (kernel
+ * SYN-ACK retransmits; measured: 13-108 of ~650 connections in a 200 x 200 run) after the
+ * client already wrote its request. The stack's 3 s then cuts posts the gateway goes on to
+ * deliver, and the retry is a duplicate frame. 10 s outlasts the 1 s + 2 s + 4 s retransmits;
+ * API Gateway shows no such stalls, so the deployed stack keeps its own default.
+ */
+export const LOCAL_POST_REQUEST_TIMEOUT_MS = 10_000;
+
+/** Handler variables local mode sets where the stack file is silent (see LOCAL_POST_REQUEST_TIMEOUT_MS). */
+export function localEnvDefaults(stack: StackSource): Record<string, string> {
+  return stack.set.includes('postRequestTimeoutMs') ? {} : { [ENV.postRequestTimeoutMs]: String(LOCAL_POST_REQUEST_TIMEOUT_MS) };
+}

@@ -197,10 +197,15 @@ export class ManagementApi implements Poster {
         return reject(error);
       }
       // Settle with the timeout first: destroying the request may also raise ECONNRESET, which must not win.
-      const timeOut = (message: string) => {
-        finish(new ManagementTimeoutError(message));
-        req.destroy();
-      };
+      // A timer that fires after the event loop was busy runs before the I/O that waited meanwhile
+      // (timers come first in each turn): one turn later, a response that had already arrived wins,
+      // rather than being thrown away and its post sent twice.
+      const timeOut = (message: string) =>
+        setImmediate(() => {
+          if (settled) return;
+          finish(new ManagementTimeoutError(message));
+          req.destroy();
+        });
       // Runs from the moment the call is made, queueing for a socket included: it bounds the whole call.
       const requestTimer = setTimeout(() => timeOut(`${operation} exceeded the configured ${requestTimeoutMs} ms request timeout`), requestTimeoutMs);
       req.on('socket', (socket) => {
