@@ -23,6 +23,7 @@ import WebSocket from 'ws';
 import type { StackOutputs } from '../protocol/outputs';
 
 const REPO_ROOT = join(__dirname, '..');
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // our own SQS client's Node 20 notice
 const TOPIC = 'load/test';
 
 interface LoadOptions {
@@ -54,11 +55,10 @@ function stackFileWith(settings: string[]): string | undefined {
 async function startSystem(args: string[]) {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
-  const child = spawn('/bin/sh', ['-c', [pkg.scripts.start, '--port', '0', '--json', ...args.map(quote)].join(' ')], {
+  const child = spawn('/bin/sh', ['-c', [pkg.scripts.start, '--port', '0', '--json', '--quiet', ...args.map(quote)].join(' ')], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1' },
   });
   let stdout = '';
   const outputs = await new Promise<StackOutputs>((resolve, reject) => {
@@ -230,11 +230,19 @@ async function main(): Promise<void> {
     const subs = await subscribeAll(outputs.websocketUrl, opts.subscribers, sentAt);
     console.error(`${subs.length} subscribers on ${TOPIC}`);
     const cpuBefore = process.cpuUsage();
+    let maxQueueDepth = 0;
+    let nextReport = 0;
     const t0 = performance.now();
     const ids =
       opts.rate !== undefined
         ? await sendAtRate(sqs, outputs.queueUrl, opts.rate, opts.duration ?? 60, payload, sentAt, (n) => {
-            if (n % (opts.rate! * 30) < opts.rate! / 10) console.error(`${Math.round((performance.now() - t0) / 1000)} s: ${n} sent`);
+            const second = Math.floor((performance.now() - t0) / 1000);
+            if (second < nextReport) return;
+            nextReport = second + 10;
+            void queueDepth(sqs, outputs.queueUrl).then((depth) => {
+              maxQueueDepth = Math.max(maxQueueDepth, depth);
+              console.error(`${second} s: ${n} sent, ${depth} in the publish queue`);
+            });
           })
         : await sendAllAtOnce(sqs, outputs.queueUrl, opts.messages, payload, sentAt);
     await waitForQuiet(sqs, outputs, subs, ids, opts.quietSeconds);
@@ -269,6 +277,7 @@ async function main(): Promise<void> {
       subscribersWithDuplicates: subs.filter((s) => [...s.received.values()].some((n) => n > 1)).length,
       dlq,
       deliveryDlq,
+      ...(opts.rate !== undefined ? { maxPublishQueueDepthSeen: maxQueueDepth } : {}),
       socketsClosedEarly: subs.filter((s) => s.closedEarly).length,
       latencyMs: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(latencies.at(-1) ?? NaN) },
       seconds: Number(elapsed.toFixed(1)),
