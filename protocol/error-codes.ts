@@ -1,5 +1,5 @@
 /**
- * The error codes a client can see in `{"type":"error"}` replies; documented in the README.
+ * The error codes a client can see in `{"type":"error"}` replies; documented in docs/protocol.md.
  * Kept apart from the zod schemas (messages.ts) so the client SDK can import them without zod.
  */
 export const ERROR_CODES = [

@@ -15,7 +15,7 @@ export const TOPIC_PATTERN = /^[A-Za-z0-9_.:/-]+$/;
 export const DEFAULTS = {
   maxTopicLength: 256,
   maxSubscriptionsPerConnection: 100,
-  /** Posts in flight per publish invocation (see the README's performance section). */
+  /** Posts in flight per publish invocation (see docs/performance.md). */
   publishConcurrency: 64,
   /** Largest publish envelope `data`, serialised as delivered, in bytes. */
   maxPublishBytes: MAX_MESSAGE_BYTES,

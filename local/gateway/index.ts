@@ -1,4 +1,4 @@
-/** The local API Gateway WebSocket API: see "Local WebSocket gateway" in README.md. */
+/** The local API Gateway WebSocket API: see docs/gateway.md. */
 export { startGateway } from './gateway';
 export { ConnectRejectedError } from './types';
 export type {

@@ -1,6 +1,6 @@
 /**
  * The AWS SDK prints a notice on Node 20 (its releases after January 2027 need Node 22) whenever
- * a client is made. Neither a user of the CLI nor one following the README's quickstart (a
+ * a client is made. Neither a user of the CLI nor one following the local-mode quickstart (a
  * backend script run with the environment `npm start` prints) sees it. These processes get no
  * AWS_* variable from the test run (test/setup.ts turns the notice off for mocha itself).
  */
@@ -11,7 +11,7 @@ import { cliEnv, collect, ROOT, runCli } from './run-cli';
 
 const NOTICE = /NodeVersionSupportWarning|Warning:/;
 
-/** The README's publish.mjs (Quickstart), as a backend runs it. */
+/** The publish.mjs of docs/local-mode.md (Quickstart), as a backend runs it. */
 const PUBLISH_MJS = `
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 
@@ -55,7 +55,7 @@ describe("the AWS SDK's Node version notice (spawned)", function () {
     }
   });
 
-  it("the README's publish.mjs, run with the environment npm start prints: sends, and prints no notice", async () => {
+  it("the local-mode quickstart's publish.mjs, run with the environment npm start prints: sends, and prints no notice", async () => {
     const env = backendEnvironment(system.outputs);
     const child = spawn(process.execPath, ['--input-type=module', '-e', PUBLISH_MJS], { cwd: ROOT, env: cliEnv(env) });
     const result = await collect(child);

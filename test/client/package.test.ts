@@ -73,7 +73,9 @@ describe('client package (npm pack, installed into a fresh project)', function (
   it('packs only the built files, with no dependencies (ws an optional peer)', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n').sort();
-    expect(files).to.include.members(['package/package.json', 'package/dist/index.js', 'package/dist/browser.js', 'package/dist/types/client/index.d.ts']);
+    expect(files).to.include.members(['package/package.json', 'package/LICENSE', 'package/dist/index.js', 'package/dist/browser.js', 'package/dist/types/client/index.d.ts']);
+    // The package says MIT: it carries the repository's license text, word for word.
+    expect(await readFile(path.join(project, 'node_modules', NAME, 'LICENSE'), 'utf8')).to.equal(await readFile(path.join(ROOT, 'LICENSE'), 'utf8'));
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), 'no TypeScript sources').to.deep.equal([]);
     const manifest = JSON.parse(await readFile(path.join(project, 'node_modules', NAME, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(manifest.type).to.equal('module');
