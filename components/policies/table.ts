@@ -42,14 +42,17 @@ export const TABLE_ACCESS: Record<HandlerName, TableAccess> = {
 /**
  * With presence topics, what joining and leaving adds (functions/lib/presence/): GetItem of the
  * `$connection` item (its principal; whether a member's other connections are alive), UpdateItem
- * of member and count items, DeleteItem of a member that left, Query of a topic's members.
+ * of member and count items, DeleteItem of a member that left, Query of a topic's members, and
+ * the rows' cleanup of a connection found gone (Query, BatchWriteItem). Every handler that joins
+ * or leaves bundles the whole presence module, so each gets the same set.
  */
+const PRESENCE_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] as const;
 export const PRESENCE_TABLE_ACCESS: Partial<Record<HandlerName, readonly string[]>> = {
-  subscribe: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-  unsubscribe: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  disconnect: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  publish: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  deliver: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  subscribe: PRESENCE_ACTIONS,
+  unsubscribe: PRESENCE_ACTIONS,
+  disconnect: PRESENCE_ACTIONS,
+  publish: PRESENCE_ACTIONS,
+  deliver: PRESENCE_ACTIONS,
 };
 
 export function topicIndexArn(tableArn: pulumi.Input<string>): pulumi.Output<string> {
