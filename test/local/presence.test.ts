@@ -21,9 +21,10 @@ type Frame = Record<string, unknown>;
 const isReply = (f: Frame) => f.type !== 'message' && f.type !== 'presence';
 
 /** A request's reply (the next frame that is neither a message nor a presence event). */
-async function ask(client: Client, frame: object): Promise<Frame> {
-  client.ws.send(JSON.stringify(frame));
-  return client.next(isReply, `the reply to ${JSON.stringify(frame).slice(0, 80)}`);
+async function ask(client: Client, frame: object | string): Promise<Frame> {
+  const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+  client.ws.send(text);
+  return client.next(isReply, `the reply to ${text.slice(0, 80)}`);
 }
 
 /** The connection ids of a member of a presence topic, read from the table. */
