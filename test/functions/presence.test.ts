@@ -12,7 +12,7 @@ import { Presence } from '../../functions/lib/presence';
 import type { PublishQueue } from '../../functions/lib/publish-queue';
 import type { PresenceEnvelope } from '../../protocol/envelope';
 import { createTableInput, expiresAtFor, TABLE } from '../../protocol/table';
-import { withDynalite } from './dynalite';
+import { tableActive, withDynalite } from './dynalite';
 
 const logger = new Logger({ logLevel: 'SILENT' });
 
@@ -45,6 +45,7 @@ describe('presence (functions/lib/presence) against dynalite', () => {
   beforeEach(async () => {
     tableName = `presence-${++tables}`;
     await dynamo.createTable(createTableInput(tableName));
+    await tableActive(dynamo.ddb, tableName);
     sent = [];
     now = Date.parse('2025-06-01T12:00:00Z');
   });

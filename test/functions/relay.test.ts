@@ -12,7 +12,7 @@ import type { PublishQueue } from '../../functions/lib/publish-queue';
 import { LOCAL_CREDENTIALS } from '../../local/constants';
 import { ENV } from '../../protocol/env';
 import { createTableInput, expiresAtFor, TABLE } from '../../protocol/table';
-import { withDynalite } from './dynalite';
+import { tableActive, withDynalite } from './dynalite';
 import { messageEvent, testEnv } from './helpers';
 
 describe('relay (client publish) against dynalite', () => {
@@ -47,6 +47,7 @@ describe('relay (client publish) against dynalite', () => {
   beforeEach(async () => {
     tableName = `relay-${++tables}`;
     await dynamo.createTable(createTableInput(tableName));
+    await tableActive(dynamo.ddb, tableName);
     sent = [];
     now = Date.parse('2025-06-01T12:00:00.100Z');
   });
