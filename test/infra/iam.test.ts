@@ -111,6 +111,18 @@ describe('infra: least-privilege IAM', function () {
         expect(await grantsBesidesLogs(presenceRun, handler)).to.deep.equal(want);
       });
     }
+    it('tells the functions that join and leave the presence topics and the publish queue, and no other', async () => {
+      const queueUrl = presenceRun.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').state.url;
+      for (const handler of ['subscribe', 'unsubscribe', 'disconnect', 'publish', 'deliver', 'relay', 'connect']) {
+        const vars = (await functionParts(presenceRun, handler)).fn.inputs.environment.variables as Record<string, string>;
+        const joins = handler !== 'relay' && handler !== 'connect';
+        expect(vars.PRESENCE_TOPICS, handler).to.equal(joins ? '["room/*"]' : undefined);
+        expect(vars.PUBLISH_QUEUE_URL, handler).to.equal(handler === 'connect' ? undefined : queueUrl);
+        const without = (await functionParts(run, handler)).fn.inputs.environment.variables as Record<string, string>;
+        expect(without.PRESENCE_TOPICS, handler).to.equal(undefined);
+        expect(without.PUBLISH_QUEUE_URL, handler).to.equal(handler === 'relay' ? run.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').state.url : undefined);
+      }
+    });
     for (const handler of ['connect', 'default', 'relay']) {
       it(`${handler} is as without presence`, async () => {
         expect(await grantsBesidesLogs(presenceRun, handler)).to.deep.equal(expected[handler]().sort());
