@@ -1,9 +1,10 @@
 /**
- * The `realtime` command line: listen, publish, status, token. Targets the local mode by default.
+ * The `realtime` command line: listen, presence, publish, status, token. Targets the local mode by default.
  * Errors are one line on stderr: exit 1 when something failed, 2 when the command line is wrong.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { listen } from './commands/listen';
+import { presence } from './commands/presence';
 import { publish, PUBLISH_DEFAULTS } from './commands/publish';
 import { history } from './commands/history';
 import { formatStatus, status } from './commands/status';
@@ -57,6 +58,17 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('presence')
+    .description('print who is in a presence topic (one JSON line), then each join and leave, until Ctrl-C')
+    .argument('<topic>', 'the presence topic')
+    .option('--token <jwt>', 'a token for the $connect authorizer (presence needs one)')
+    .addOption(new Option('--token-transport <how>', 'how the token travels: the bearer.<jwt> subprotocol (out of the URL) or ?token=').choices(['subprotocol', 'query']).default('subprotocol'))
+    .option('--once', 'print the members and exit')
+    .action(async (topic: string, _opts, command: Command) => {
+      await presence(topic, command.optsWithGlobals());
+    });
+
+  program
     .command('history')
     .description("print the messages a topic's stream still keeps, oldest first, one JSON line each (the stream's epoch and head go to stderr)")
     .argument('<topic>', 'the topic')
@@ -99,6 +111,8 @@ export function buildProgram(): Command {
     .option('--expires <span>', 'lifetime: seconds or 15m, 2h, 7d', '1h')
     .option('--issuer <iss>', 'the iss claim')
     .option('--audience <aud>', 'the aud claim')
+    .option('--publish <patterns...>', "topic patterns the principal may publish to from its socket (the publish claim), e.g. 'chat/*'")
+    .option('--presence <json>', 'member data shown in presence topics (the presence claim): JSON, at most 1 KB')
     .action(async (opts) => {
       process.stdout.write(`${await token(opts)}\n`);
     });

@@ -10,6 +10,7 @@ import { TypedEmitter } from './emitter.js';
 import { RealtimeError } from './errors.js';
 import { parseServerFrame, type DeliveredMessage, type ErrorReply, type SincePosition, type StreamPosition } from './frames.js';
 import { judgeHandshakeFailure } from './handshake.js';
+import { PresenceRoom } from './presence.js';
 import { RecentIds } from './recent-ids.js';
 import { TopicStreams, type Gap } from './stream.js';
 import { OPEN, describeSocketError, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
@@ -57,6 +58,14 @@ export interface RealtimeClientEvents {
   position: (topic: string, position: StreamPosition) => void;
 }
 
+export interface PublishOptions {
+  /**
+   * Makes the publish idempotent: sending the same id again (a retry after a lost reply) is
+   * delivered once. 1-64 characters of A-Z a-z 0-9 _ . : -; default a random one.
+   */
+  id?: string;
+}
+
 export interface SubscribeOptions {
   /** Resume the topic from this position (unless it is already subscribed): what was published after it is replayed. */
   since?: SincePosition;
@@ -86,6 +95,14 @@ interface Connection {
   closed: boolean;
   /** A request on it failed without a refusal: it is being replaced and gets no new subscriptions. */
   condemned: boolean;
+  /** Client publishes waiting for their reply, oldest first. */
+  publishes: PendingPublish[];
+}
+
+interface PendingPublish {
+  topic: string;
+  resolve(id: string): void;
+  reject(error: RealtimeError): void;
 }
 
 interface PendingRequest {
@@ -114,6 +131,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   private currentState: ConnectionState = 'closed';
   /** Topics the application wants, with their handlers. */
   private readonly handlers = new Map<string, Set<MessageHandler>>();
+  /** Presence rooms the app follows, by topic. */
+  private readonly rooms = new Map<string, Set<PresenceRoom>>();
   /** subscribe() calls waiting for the server to confirm (or refuse) a topic. */
   private readonly topicWaiters = new Map<string, Waiter[]>();
   private readonly recent: RecentIds;
@@ -231,6 +250,59 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /**
+   * Publishes `data` to `topic` from this client (the token's `publish` claim must allow the
+   * topic). Resolves with the message's id once the server's queue accepted it; rejects with a
+   * RealtimeError: FORBIDDEN, RATE_LIMITED (wait and send again), PAYLOAD_TOO_LARGE, INVALID_TOPIC,
+   * or CLOSED / TIMEOUT when the reply never came (sending again with the same `id` is safe).
+   * Subscribers, this client too if subscribed, receive it with `from` set to this principal.
+   */
+  async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<{ id: string }> {
+    if (data === undefined) throw new TypeError('publish: data is required (use null for no data)');
+    const id = options.id ?? randomId();
+    await this.connect();
+    const conn = this.current;
+    if (!conn || conn.closed) throw new RealtimeError('CLOSED', 'the connection closed before the publish was sent', [topic]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => settle(new RealtimeError('TIMEOUT', `no reply to publish within ${this.options.requestTimeoutMs} ms`, [topic])), this.options.requestTimeoutMs);
+      const settle = (outcome: string | RealtimeError) => {
+        clearTimeout(timer);
+        conn.publishes = conn.publishes.filter((p) => p !== pending);
+        if (typeof outcome === 'string') resolve({ id: outcome });
+        else reject(outcome);
+      };
+      const pending: PendingPublish = { topic, resolve: settle, reject: settle };
+      conn.publishes.push(pending);
+      this.send(conn, { action: 'publish', topic, data, id });
+    });
+  }
+
+  /**
+   * Follows a presence topic: subscribes to it (with `handler` for its messages, if given) and
+   * resolves, once the server confirms, with a PresenceRoom holding its members and telling
+   * joins and leaves. `room.close()` stops following it.
+   */
+  async presence(topic: string, handler: MessageHandler = () => undefined): Promise<PresenceRoom> {
+    let remove: (() => Promise<void>) | undefined;
+    const room = new PresenceRoom(
+      topic,
+      async () => {
+        this.rooms.get(topic)?.delete(room);
+        await remove?.();
+      },
+      (thrown) => this.report(thrown, 'a presence listener', topic),
+    );
+    const set = this.rooms.get(topic) ?? new Set();
+    this.rooms.set(topic, set.add(room));
+    try {
+      remove = await this.subscribe(topic, handler);
+    } catch (err) {
+      set.delete(room);
+      throw err;
+    }
+    return room;
+  }
+
+  /**
    * Drops every handler of `topic` and unsubscribes on the server. Resolves once no socket holds
    * the topic any more (a socket that closed, or was replaced after a failed request, counts).
    */
@@ -320,7 +392,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     } catch (err) {
       throw new RealtimeError('CONNECTION_FAILED', `cannot connect to ${this.options.url}: ${(err as Error).message}`, [], { cause: err });
     }
-    const conn: Connection = { socket, openedAt: 0, topics: new Set(), pending: [], awaitingPong: false, closed: false, condemned: false };
+    const conn: Connection = { socket, openedAt: 0, topics: new Set(), pending: [], awaitingPong: false, closed: false, condemned: false, publishes: [] };
     return new Promise<Connection>((resolve, reject) => {
       let opened = false;
       let lastError: string | undefined;
@@ -383,6 +455,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       clearTimeout(request.timer);
       request.settle(new RealtimeError('CLOSED', 'the connection closed before the reply arrived', request.topics));
     }
+    for (const p of conn.publishes) p.reject(new RealtimeError('CLOSED', 'the connection closed before the publish was answered; sending it again with the same id is safe', [p.topic]));
   }
 
   /** Closes a connection we no longer want, without triggering a reconnect. */
@@ -677,8 +750,17 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         // at once (or a client with no topics) cannot make it reconnect every few hundred ms.
         if (conn === this.current && this.suspect.size === 0 && this.caughtUp(conn)) this.attempt = 0;
         return;
+      case 'presence':
+        for (const room of this.rooms.get(frame.topic) ?? []) room.apply(frame);
+        return;
+      case 'published':
+        return conn.publishes.find((p) => p.topic === frame.topic)?.resolve(frame.id);
       case 'subscribed':
       case 'unsubscribed': {
+        // Who is in each presence topic, before the subscribe resolves.
+        for (const [topic, state] of Object.entries(frame.type === 'subscribed' ? (frame.presence ?? {}) : {})) {
+          for (const room of this.rooms.get(topic) ?? []) room.snapshot(state);
+        }
         const action = frame.type === 'subscribed' ? 'subscribe' : 'unsubscribe';
         const request =
           this.takePending(conn, (r) => r.action === action && sameTopics(r.topics, frame.topics)) ??
@@ -687,6 +769,11 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       }
       case 'error': {
         const named = frame.topics ?? [];
+        // A publish's refusal names its one topic; a subscribe naming it too goes first (it cannot be RATE_LIMITED).
+        const publish = named.length === 1 ? conn.publishes.find((p) => p.topic === named[0]) : undefined;
+        if (publish && (frame.code === 'RATE_LIMITED' || frame.code === 'PAYLOAD_TOO_LARGE' || !conn.pending.some((r) => r.topics.includes(named[0])))) {
+          return publish.reject(RealtimeError.fromReply(frame));
+        }
         const request =
           named.length > 0 ? this.takePending(conn, (r) => named.every((t) => r.topics.includes(t))) : this.takePending(conn, () => true);
         if (request) return request.settle(frame);
@@ -751,6 +838,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 }
 
 /** The URL and subprotocols to open, with the token placed as `tokenTransport` says. */
+/** A random client message id (for idempotent publishes). */
+function randomId(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  return c?.randomUUID ? c.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
 export function connectionTarget(url: string, token: string | undefined, transport: 'query' | 'subprotocol'): { url: string; protocols?: string[] } {
   if (!token) return { url };
   if (transport === 'subprotocol') return { url, protocols: [SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${token}`] };

@@ -30,6 +30,36 @@ export interface DeliveredMessage {
   epoch?: string;
   data: unknown;
   publishedAt: string;
+  /** A client publish: the publisher's principal. */
+  from?: string;
+}
+
+/** A member of a presence topic: its principal, and its token's `presence` claim. */
+export interface PresenceMember {
+  id: string;
+  data?: unknown;
+}
+
+/** Who is in a presence topic: the members (absent above the server's list cap) and how many. */
+export interface PresenceState {
+  members?: PresenceMember[];
+  count: number;
+}
+
+/** A member joined (first connection) or left (last connection) a presence topic; `count` is after it. */
+export interface PresenceEvent {
+  type: 'presence';
+  topic: string;
+  event: 'join' | 'leave';
+  member: PresenceMember;
+  count: number;
+}
+
+/** A client publish the server's queue accepted; `id` is the delivered message's id. */
+export interface PublishedReply {
+  type: 'published';
+  topic: string;
+  id: string;
 }
 
 export interface SubscribedReply {
@@ -39,6 +69,8 @@ export interface SubscribedReply {
   positions?: Record<string, StreamPosition>;
   /** For each topic resumed with `since`: was everything after it replayed? */
   recovered?: Record<string, boolean>;
+  /** For each presence topic: who is there. */
+  presence?: Record<string, PresenceState>;
 }
 
 export interface UnsubscribedReply {
@@ -57,7 +89,7 @@ export interface ErrorReply {
   topics?: string[];
 }
 
-export type ServerFrame = SubscribedReply | UnsubscribedReply | PongReply | ErrorReply | DeliveredMessage;
+export type ServerFrame = SubscribedReply | UnsubscribedReply | PongReply | ErrorReply | DeliveredMessage | PublishedReply | PresenceEvent;
 
 type Json = Record<string, unknown>;
 
@@ -83,6 +115,17 @@ function record<T>(v: unknown, check: (value: unknown) => T | undefined): Record
 
 const position = (v: unknown): StreamPosition | undefined => (isObject(v) && isEpoch(v.epoch) && isInt(v.seq, 0) ? { epoch: v.epoch, seq: v.seq } : undefined);
 const boolean = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+const member = (v: unknown): PresenceMember | undefined => {
+  if (!isObject(v) || !isString(v.id)) return undefined;
+  return v.data === undefined ? { id: v.id } : { id: v.id, data: v.data };
+};
+const presenceState = (v: unknown): PresenceState | undefined => {
+  if (!isObject(v) || !isInt(v.count, 0)) return undefined;
+  if (v.members === undefined) return { count: v.count };
+  if (!Array.isArray(v.members)) return undefined;
+  const members = v.members.map(member);
+  return members.every((m) => m !== undefined) ? { members: members as PresenceMember[], count: v.count } : undefined;
+};
 
 /** Fails the whole frame when an optional field is present but malformed. */
 const FAIL = Symbol('fail');
@@ -97,24 +140,35 @@ export function parseServerFrame(json: unknown): ServerFrame | undefined {
   if (!isObject(json)) return undefined;
   switch (json.type) {
     case 'message': {
-      const { topic, id, seq, epoch, data, publishedAt } = json;
+      const { topic, id, seq, epoch, data, publishedAt, from } = json;
       if (!isString(topic) || !isString(id) || !isString(publishedAt) || data === undefined) return undefined;
       if (seq !== undefined && !isInt(seq, 1)) return undefined;
-      if (epoch !== undefined && !isString(epoch)) return undefined;
+      if ((epoch !== undefined && !isString(epoch)) || (from !== undefined && !isString(from))) return undefined;
       const frame: DeliveredMessage = { type: 'message', topic, id, data, publishedAt };
       if (seq !== undefined) frame.seq = seq;
       if (epoch !== undefined) frame.epoch = epoch;
+      if (from !== undefined) frame.from = from;
       return frame;
     }
     case 'subscribed': {
       if (!isStringArray(json.topics)) return undefined;
       const positions = optional(json.positions, (v) => record(v, position));
       const recovered = optional(json.recovered, (v) => record(v, boolean));
-      if (positions === FAIL || recovered === FAIL) return undefined;
+      const presence = optional(json.presence, (v) => record(v, presenceState));
+      if (positions === FAIL || recovered === FAIL || presence === FAIL) return undefined;
       const frame: SubscribedReply = { type: 'subscribed', topics: [...json.topics] };
       if (positions) frame.positions = positions;
       if (recovered) frame.recovered = recovered;
+      if (presence) frame.presence = presence;
       return frame;
+    }
+    case 'published':
+      return isString(json.topic) && isString(json.id) ? { type: 'published', topic: json.topic, id: json.id } : undefined;
+    case 'presence': {
+      const { topic, event, count } = json;
+      const who = member(json.member);
+      if (!isString(topic) || (event !== 'join' && event !== 'leave') || !who || !isInt(count, 0)) return undefined;
+      return { type: 'presence', topic, event, member: who, count };
     }
     case 'unsubscribed':
       return isStringArray(json.topics) ? { type: 'unsubscribed', topics: [...json.topics] } : undefined;

@@ -20,11 +20,35 @@ export interface EnvironmentSettings {
   history: { tableName: pulumi.Input<string>; retentionSeconds: number; maxMessages: number };
   delivery: { queueUrl: pulumi.Input<string>; dlqUrl: pulumi.Input<string>; sliceThreshold: number; sliceSize: number; maxAttempts: number; rateBudget: number };
   auth?: { keySource: AuthKeySource; issuer?: string; audience?: string };
+  /** The publish queue: the relay sends client publishes to it, and presence announcements go on it. */
+  publishQueueUrl: pulumi.Input<string>;
+  clientPublishPerSecond: number;
+  /** Presence topics; absent (or no patterns): no presence, and no presence variables anywhere. */
+  presence?: { topics: readonly string[]; maxListed: number };
+}
+
+/** Handlers that join or leave presence topics (subscribe, unsubscribe, $disconnect, and 410 cleanup in the posting functions). */
+export const PRESENCE_HANDLERS: readonly HandlerName[] = ['subscribe', 'unsubscribe', 'disconnect', 'publish', 'deliver'];
+
+/** Is presence on for these settings? */
+export function presenceOn(s: Pick<EnvironmentSettings, 'presence'>): boolean {
+  return (s.presence?.topics.length ?? 0) > 0;
 }
 
 type Env = Record<string, pulumi.Input<string>>;
 
 export function environmentFor(handler: HandlerName, s: EnvironmentSettings): Env {
+  const env = baseEnvironmentFor(handler, s);
+  if (!presenceOn(s) || !PRESENCE_HANDLERS.includes(handler)) return env;
+  return {
+    ...env,
+    [ENV.publishQueueUrl]: s.publishQueueUrl,
+    [ENV.presenceTopics]: JSON.stringify(s.presence!.topics),
+    [ENV.presenceMaxListed]: String(s.presence!.maxListed),
+  };
+}
+
+function baseEnvironmentFor(handler: HandlerName, s: EnvironmentSettings): Env {
   const table: Env = { [ENV.tableName]: s.tableName };
   const posting: Env = {
     [ENV.managementEndpoint]: s.managementEndpoint,
@@ -62,6 +86,15 @@ export function environmentFor(handler: HandlerName, s: EnvironmentSettings): En
       return { ...table, [ENV.maxTopicLength]: String(s.maxTopicLength) };
     case 'default':
       return {};
+    case 'relay':
+      return {
+        ...table,
+        [ENV.publishQueueUrl]: s.publishQueueUrl,
+        [ENV.clientPublishPerSecond]: String(s.clientPublishPerSecond),
+        [ENV.maxTopicLength]: String(s.maxTopicLength),
+        [ENV.maxPublishBytes]: String(s.maxPublishBytes),
+        [ENV.maxSubscriptionsPerConnection]: String(s.maxSubscriptionsPerConnection),
+      };
     case 'publish':
       return {
         ...table,

@@ -12,13 +12,13 @@ import { ConnectionsTable } from './connections-table';
 import { Dashboard, systemDashboardArgs } from './dashboard';
 import { DeliveryPipeline } from './delivery-pipeline';
 import { HistoryTable } from './history-table';
-import { environmentFor, type EnvironmentSettings } from './function-env';
+import { environmentFor, PRESENCE_HANDLERS, type EnvironmentSettings } from './function-env';
 import type { FunctionSettings } from './lambda-function';
 import { authSecretStatements, type AuthKeySource } from './policies/auth-secret';
 import type { ArnContext } from './policies/document';
 import { historyStatements } from './policies/history';
 import { manageConnectionsStatement } from './policies/management-api';
-import { sendDeliveryJobsStatement } from './policies/queue';
+import { sendDeliveryJobsStatement, sendToPublishQueueStatement } from './policies/queue';
 import { tableStatements } from './policies/table';
 import { PublishPipeline } from './publish-pipeline';
 import { resolveArgs, type RealtimePubSubArgs } from './realtime-pubsub-args';
@@ -65,6 +65,19 @@ export class RealtimePubSub extends pulumi.ComponentResource {
     this.history = new HistoryTable(`${name}-history`, {}, { parent: this });
 
     const keySource = authKeySource(c);
+    // The relay (and, with presence topics, the functions that announce joins and leaves) send to
+    // the publish queue, which the pipeline creates after the API: its URL and ARN are deferred.
+    const [publishQueueUrl, resolvePublishQueueUrl] = pulumi.deferredOutput<string>();
+    const [publishQueueArn, resolvePublishQueueArn] = pulumi.deferredOutput<string>();
+    const presence = c.presenceTopics.length > 0;
+    /** What a handler may do besides its own statements: send to the publish queue (relay; announcing presence). */
+    const publishQueueStatements = (handler: HandlerName) =>
+      handler === 'relay' || (presence && PRESENCE_HANDLERS.includes(handler)) ? [sendToPublishQueueStatement(publishQueueArn)] : [];
+    const dataStatements = (handler: HandlerName) => [
+      ...tableStatements(handler, this.table.arn, presence && PRESENCE_HANDLERS.includes(handler)),
+      ...historyStatements(handler, this.history.arn),
+      ...publishQueueStatements(handler),
+    ];
     /** Settings for a function's environment; the delivery queues only for the functions that send jobs. */
     const envSettings = (managementEndpoint: pulumi.Input<string>, queues = { queueUrl: '' as pulumi.Input<string>, dlqUrl: '' as pulumi.Input<string> }): EnvironmentSettings => ({
       tableName: this.table.name,
@@ -85,6 +98,9 @@ export class RealtimePubSub extends pulumi.ComponentResource {
         rateBudget: c.rateBudget,
       },
       auth: keySource ? { keySource, issuer: c.authIssuer || undefined, audience: c.authAudience || undefined } : undefined,
+      publishQueueUrl,
+      clientPublishPerSecond: c.clientPublishPerSecond,
+      presence: presence ? { topics: c.presenceTopics, maxListed: c.presenceMaxListed } : undefined,
     });
     // Route functions reply through route responses; only subscribe posts (a resume's replay), so only it
     // sees the management endpoint and may post, to this API's stage.
@@ -98,7 +114,7 @@ export class RealtimePubSub extends pulumi.ComponentResource {
     const routes = (api: ApiRef) => {
       const settings = {} as Record<RouteHandlerName, FunctionSettings>;
       for (const route of LAMBDA_ROUTES) {
-        const statements = [...tableStatements(route.handler, this.table.arn), ...historyStatements(route.handler, this.history.arn)];
+        const statements = dataStatements(route.handler);
         settings[route.handler] =
           route.handler === 'subscribe'
             ? routeFunction(route.handler, [...statements, manageConnectionsStatement(arn, api.apiId, api.stageName)], api.managementEndpoint)
@@ -128,8 +144,7 @@ export class RealtimePubSub extends pulumi.ComponentResource {
     );
 
     const posting = (handler: HandlerName, queues: { queueArn: pulumi.Input<string>; dlqArn: pulumi.Input<string> }) => [
-      ...tableStatements(handler, this.table.arn),
-      ...historyStatements(handler, this.history.arn),
+      ...dataStatements(handler),
       manageConnectionsStatement(arn, this.api.apiId, this.api.stageName),
       sendDeliveryJobsStatement([queues.queueArn, queues.dlqArn]),
     ];
@@ -176,6 +191,9 @@ export class RealtimePubSub extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+
+    resolvePublishQueueUrl(this.pipeline.queueUrl);
+    resolvePublishQueueArn(this.pipeline.queueArn);
 
     this.dashboard = new Dashboard(
       `${name}-dashboard`,

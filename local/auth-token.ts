@@ -1,11 +1,13 @@
 /**
  * Mints HS256 development tokens for the local mode (`npm start -- --auth-secret …`) and tests;
  * the CLI's `realtime token` calls mintToken. The claims are the ones the authorizer reads:
- * `sub` (the principal), `topics` (allowed patterns), `exp`, and optionally `iss` / `aud`.
+ * `sub` (the principal), `topics` (allowed patterns), `exp`, and optionally `iss` / `aud`,
+ * `publish` (patterns the principal may publish to from its socket) and `presence` (its member
+ * data in presence topics).
  */
 import { SignJWT } from 'jose';
-import { TOPICS_CLAIM } from '../protocol/auth';
-import { principalFromClaim, topicPatternsFromClaim } from '../functions/lib/auth/claims';
+import { PRESENCE_CLAIM, PUBLISH_CLAIM, TOPICS_CLAIM } from '../protocol/auth';
+import { presenceDataFromClaim, principalFromClaim, topicPatternsFromClaim } from '../functions/lib/auth/claims';
 
 /** Default lifetime of a development token. */
 export const DEFAULT_TOKEN_TTL = '1h';
@@ -16,6 +18,10 @@ export interface MintTokenOptions {
   sub: string;
   /** Allowed topic patterns, e.g. ['orders/*', 'users/{sub}/inbox']. */
   topics: readonly string[];
+  /** Topic patterns the principal may publish to from its socket (client publish); none by default. */
+  publish?: readonly string[];
+  /** Member data shown in presence topics (any JSON, at most 1 KB). */
+  presence?: unknown;
   issuer?: string;
   /** One audience, or several. */
   audience?: string | string[];
@@ -29,11 +35,16 @@ export async function mintToken(options: MintTokenOptions): Promise<string> {
   // The same checks the authorizer applies, so a minted token is never refused for its claims.
   const sub = principalFromClaim(options.sub);
   const topics = topicPatternsFromClaim([...options.topics]);
+  const publish = topicPatternsFromClaim([...(options.publish ?? [])], PUBLISH_CLAIM);
+  if (options.presence !== undefined) presenceDataFromClaim(options.presence);
   const expiresIn = options.expiresIn ?? DEFAULT_TOKEN_TTL;
   if (typeof expiresIn === 'number' && !(Number.isFinite(expiresIn) && expiresIn > 0)) {
     throw new Error('mintToken: expiresIn must be a positive number of seconds');
   }
-  let jwt = new SignJWT({ [TOPICS_CLAIM]: topics })
+  const claims: Record<string, unknown> = { [TOPICS_CLAIM]: topics };
+  if (publish.length > 0) claims[PUBLISH_CLAIM] = publish;
+  if (options.presence !== undefined) claims[PRESENCE_CLAIM] = options.presence;
+  let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(sub)
     .setIssuedAt();

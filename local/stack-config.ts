@@ -9,7 +9,8 @@
  * maxTopicLength, maxPublishBytes, postConnectTimeoutMs, postRequestTimeoutMs, postMaxAttempts),
  * the delivery settings (rateBudget, sliceThreshold, sliceSize, deliveryMaxAttempts,
  * deliveryBatchSize, deliveryMaximumConcurrency), history (historyRetentionSeconds,
- * historyMaxMessages), the queue and its event source mapping (batchSize,
+ * historyMaxMessages), presence and client publish (presenceTopics, presenceMaxListed,
+ * clientPublishPerSecond), the queue and its event source mapping (batchSize,
  * maxBatchingWindowSeconds, maximumConcurrency, maxReceiveCount, and publishTimeoutSeconds,
  * from which the visibility timeout follows as deployed), routeTimeoutSeconds, eventRules and
  * eventBusName. The rest describe AWS resources the local mode does not have (stage name, log
@@ -100,6 +101,9 @@ export function handlerEnvFromStack(c: StackConfig): Record<string, string> {
     [ENV.deliveryMaxAttempts]: String(c.deliveryMaxAttempts),
     [ENV.historyRetentionSeconds]: String(c.historyRetentionSeconds),
     [ENV.historyMaxMessages]: String(c.historyMaxMessages),
+    [ENV.presenceTopics]: JSON.stringify(c.presenceTopics),
+    [ENV.presenceMaxListed]: String(c.presenceMaxListed),
+    [ENV.clientPublishPerSecond]: String(c.clientPublishPerSecond),
   };
 }
 

@@ -13,6 +13,7 @@ import * as defaultRoute from '../functions/handlers/default';
 import * as deliver from '../functions/handlers/deliver';
 import * as disconnect from '../functions/handlers/disconnect';
 import * as publish from '../functions/handlers/publish';
+import * as relay from '../functions/handlers/relay';
 import * as subscribe from '../functions/handlers/subscribe';
 import * as unsubscribe from '../functions/handlers/unsubscribe';
 import { ENV } from '../protocol/env';
@@ -43,6 +44,7 @@ const HANDLER_MODULES: Record<HandlerName, { makeHandler(env: Record<string, str
   subscribe,
   unsubscribe,
   default: defaultRoute,
+  relay,
   publish,
   deliver,
   authorizer,
@@ -330,6 +332,7 @@ export async function startLocal(given: LocalOptions = {}): Promise<LocalSystem>
       [ENV.historyTableName]: LOCAL_NAMES.historyTableName,
       [ENV.deliveryQueueUrl]: sqs.queueUrl(LOCAL_NAMES.deliveryQueueName),
       [ENV.deliveryDlqUrl]: sqs.queueUrl(LOCAL_NAMES.deliveryDlqName),
+      [ENV.publishQueueUrl]: sqs.queueUrl(LOCAL_NAMES.queueName),
       [ENV.managementEndpoint]: gateway.managementEndpoint,
       [ENV.logLevel]: options.logLevel ?? (options.quiet ? 'SILENT' : 'WARN'),
       POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',

@@ -18,10 +18,50 @@ export const AUTH_CONTEXT = {
   principal: 'principal',
   /** JSON array of the topic patterns the principal may subscribe to. */
   topics: 'topics',
+  /** JSON array of the topic patterns the principal may publish to from its socket (absent: none). */
+  publish: 'publish',
+  /** The member data shown to a presence topic's subscribers, as JSON (absent: none). */
+  presence: 'presence',
 } as const;
 
 /** The JWT claim that lists the topic patterns a principal may use. */
 export const TOPICS_CLAIM = 'topics';
+/** The JWT claim that lists the topic patterns a principal may publish to (client publish); same syntax as `topics`. */
+export const PUBLISH_CLAIM = 'publish';
+/** The JWT claim whose value (any JSON, at most MAX_PRESENCE_DATA_BYTES serialised) is the member's data in presence topics. */
+export const PRESENCE_CLAIM = 'presence';
+/** Largest `presence` claim, serialised as JSON, in UTF-8 bytes. */
+export const MAX_PRESENCE_DATA_BYTES = 1024;
+
+/**
+ * Longest accepted pattern: a topic name's default length cap (`{sub}` expansions may make the
+ * topic longer or shorter).
+ */
+export const MAX_PATTERN_LENGTH = 256;
+
+/** Topic characters, as protocol/limits.ts's TOPIC_PATTERN (kept here so this module stays import-free for the client). */
+const TOPIC_CHARACTERS = /^[A-Za-z0-9_.:/-]+$/;
+
+/**
+ * Why `pattern` is not a valid topic pattern, or undefined when it is. A pattern is `/`-separated
+ * segments; each is `*` (exactly one non-empty segment) or topic characters with optional `{sub}`
+ * placeholders. `*` inside a segment (`orders*`) is refused: it would silently never match.
+ * The claims (`topics`, `publish`) and the `presenceTopics` setting share this syntax.
+ */
+export function topicPatternProblem(pattern: unknown): string | undefined {
+  if (typeof pattern !== 'string') return 'patterns are strings';
+  if (pattern.length === 0) return 'patterns are not empty';
+  if (pattern.length > MAX_PATTERN_LENGTH) return `patterns are at most ${MAX_PATTERN_LENGTH} characters`;
+  if (pattern.startsWith('$')) return 'patterns never start with $';
+  for (const segment of pattern.split('/')) {
+    if (segment === '*') continue;
+    const literal = segment.split('{sub}').join('');
+    if (literal !== '' && !TOPIC_CHARACTERS.test(literal)) {
+      return `segment "${segment}" must be "*" or use only A-Z a-z 0-9 _ . : - and {sub}`;
+    }
+  }
+  return undefined;
+}
 
 /**
  * Does `pattern` allow `topic`? Segments are separated by `/`; `*` matches exactly one

@@ -36,6 +36,14 @@ export const ENV = {
   deliveryMaxAttempts: 'DELIVERY_MAX_ATTEMPTS',
   /** PostToConnection calls per second for the whole stack, shared through the rate ledger; 0 = no budget. */
   rateBudget: 'RATE_BUDGET',
+  /** The publish queue: client publishes (relay) and presence events go on it, as backends' messages do. */
+  publishQueueUrl: 'PUBLISH_QUEUE_URL',
+  /** JSON array of the topic patterns that are presence topics (`presenceTopics` setting); none when unset. */
+  presenceTopics: 'PRESENCE_TOPICS',
+  /** Members a subscribed reply lists per presence topic; above it, only the count (and no join/leave events). */
+  presenceMaxListed: 'PRESENCE_MAX_LISTED',
+  /** Client publishes one connection may send per second (relay). */
+  clientPublishPerSecond: 'CLIENT_PUBLISH_PER_SECOND',
   /** Authorizer: where the HS256 secret lives (one of the two), or a JWKS URL for RS256/ES256. */
   authSecretParameter: 'AUTH_SECRET_PARAMETER',
   authSecretArn: 'AUTH_SECRET_ARN',

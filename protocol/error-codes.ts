@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'TOO_MANY_TOPICS', // the request would take the connection over its subscription cap
   'PAYLOAD_TOO_LARGE', // a message over the size limit
   'UNKNOWN_ACTION', // valid JSON with an action no route handles
+  'RATE_LIMITED', // the connection sent more client publishes than its per-second allowance
   'INTERNAL', // our fault; safe to retry
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

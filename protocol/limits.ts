@@ -38,4 +38,8 @@ export const DEFAULTS = {
    * account limit (10,000/s per region, shared with every other API of the account there).
    */
   rateBudget: 5000,
+  /** Members a subscribed reply lists per presence topic (then only a count). */
+  presenceMaxListed: 100,
+  /** Client publishes per connection per second. */
+  clientPublishPerSecond: 10,
 } as const;

@@ -44,11 +44,32 @@ export type TopicsRequest = z.infer<typeof topicsRequestSchema>;
 
 export const pingRequestSchema = z.object({ action: z.literal('ping') });
 
+/** A client publish's own id: it makes a retried publish idempotent (namespaced per principal by the relay). */
+export const CLIENT_MESSAGE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * Client publish: `{"action":"publish","topic":"chat/1","data":…,"id":"optional"}`. Allowed by
+ * the token's `publish` claim; the topic is checked by the relay (so it can name it in the error).
+ */
+export const publishRequestSchema = z.strictObject({
+  action: z.literal('publish'),
+  topic: z.string(),
+  // `data` must be present (null is a value); undefined means the key was missing.
+  data: z.unknown().check(z.refine((v) => v !== undefined, 'data is required (use null for no data)')),
+  id: z.optional(z.string().check(z.regex(CLIENT_MESSAGE_ID_PATTERN, 'id is 1-64 characters of A-Z a-z 0-9 _ . : -'))),
+});
+export type PublishRequest = z.infer<typeof publishRequestSchema>;
+
 /** Anything a client may send. */
-export const clientMessageSchema = z.union([topicsRequestSchema, pingRequestSchema]);
+export const clientMessageSchema = z.union([topicsRequestSchema, pingRequestSchema, publishRequestSchema]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 // ---- server → client ----
+
+/** A member of a presence topic: its principal, and the `presence` claim of its token (if any). */
+export const presenceMemberSchema = z.object({ id: z.string(), data: z.optional(z.unknown()) });
+/** A presence topic as a subscriber finds it: the members up to the list cap (absent above it), and how many there are. */
+export const presenceStateSchema = z.object({ members: z.optional(z.array(presenceMemberSchema)), count: z.int().check(z.minimum(0)) });
 
 export const subscribedReplySchema = z.object({
   type: z.literal('subscribed'),
@@ -57,9 +78,21 @@ export const subscribedReplySchema = z.object({
   positions: z.optional(z.record(z.string(), positionSchema)),
   /** For each topic of `since`: was every retained message after it replayed? false: reload your state. */
   recovered: z.optional(z.record(z.string(), z.boolean())),
+  /** For each presence topic subscribed: who is there (docs/presence.md). */
+  presence: z.optional(z.record(z.string(), presenceStateSchema)),
 });
 export const unsubscribedReplySchema = z.object({ type: z.literal('unsubscribed'), topics: z.array(z.string()) });
 export const pongReplySchema = z.object({ type: z.literal('pong') });
+/** A client publish the publish queue accepted; `id` is the delivered message's id. */
+export const publishedReplySchema = z.object({ type: z.literal('published'), topic: z.string(), id: z.string() });
+/** A member joined (its first connection subscribed) or left (its last one went) a presence topic; `count` is the members after it. */
+export const presenceEventSchema = z.object({
+  type: z.literal('presence'),
+  topic: z.string(),
+  event: z.enum(['join', 'leave']),
+  member: presenceMemberSchema,
+  count: z.int().check(z.minimum(0)),
+});
 export const errorReplySchema = z.object({
   type: z.literal('error'),
   code: z.enum(ERROR_CODES),
@@ -81,6 +114,8 @@ export const deliveredMessageSchema = z.object({
   epoch: z.optional(z.string()),
   data: z.unknown(),
   publishedAt: z.string(),
+  /** A client publish: the publisher's principal. */
+  from: z.optional(z.string()),
 });
 
 export const serverMessageSchema = z.discriminatedUnion('type', [
@@ -89,12 +124,18 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   pongReplySchema,
   errorReplySchema,
   deliveredMessageSchema,
+  publishedReplySchema,
+  presenceEventSchema,
 ]);
 
 export type SubscribedReply = z.infer<typeof subscribedReplySchema>;
 export type UnsubscribedReply = z.infer<typeof unsubscribedReplySchema>;
 export type ErrorReply = z.infer<typeof errorReplySchema>;
 export type DeliveredMessage = z.infer<typeof deliveredMessageSchema>;
+export type PublishedReply = z.infer<typeof publishedReplySchema>;
+export type PresenceEvent = z.infer<typeof presenceEventSchema>;
+export type PresenceMember = z.infer<typeof presenceMemberSchema>;
+export type PresenceState = z.infer<typeof presenceStateSchema>;
 export type Position = z.infer<typeof positionSchema>;
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

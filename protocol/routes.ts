@@ -7,7 +7,7 @@
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.action';
 
 /** Every Lambda handler; each lives in `functions/handlers/<name>.ts` and exports `handler`. */
-export const HANDLER_NAMES = ['connect', 'disconnect', 'subscribe', 'unsubscribe', 'default', 'publish', 'deliver', 'authorizer'] as const;
+export const HANDLER_NAMES = ['connect', 'disconnect', 'subscribe', 'unsubscribe', 'default', 'relay', 'publish', 'deliver', 'authorizer'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 export interface LambdaRoute {
@@ -23,6 +23,8 @@ export const LAMBDA_ROUTES: readonly LambdaRoute[] = [
   { routeKey: '$disconnect', handler: 'disconnect', twoWay: false },
   { routeKey: 'subscribe', handler: 'subscribe', twoWay: true },
   { routeKey: 'unsubscribe', handler: 'unsubscribe', twoWay: true },
+  // Client publish: checks the `publish` claim and the rate, then puts the envelope on the publish queue.
+  { routeKey: 'publish', handler: 'relay', twoWay: true },
   { routeKey: '$default', handler: 'default', twoWay: true },
 ];
 

@@ -6,6 +6,7 @@
  * so a setting tried locally is the setting deployed.
  */
 import { z } from 'zod';
+import { topicPatternProblem } from './auth';
 import { HISTORY_DEFAULTS } from './history';
 import { DEFAULTS, MAX_MESSAGE_BYTES } from './limits';
 import { eventRuleSchema, type EventRule } from './rules';
@@ -52,6 +53,9 @@ export const CONFIG_DEFAULTS = {
   alarmTopicArn: '',
   eventBusName: 'default',
   eventRules: [] as EventRule[],
+  presenceTopics: [] as string[],
+  presenceMaxListed: DEFAULTS.presenceMaxListed,
+  clientPublishPerSecond: DEFAULTS.clientPublishPerSecond,
   authEnabled: false,
   authSecretParameter: '',
   authSecretArn: '',
@@ -114,6 +118,15 @@ const configSchema = z
     alarmTopicArn: optional(arn('sns')),
     eventBusName: z.string().min(1).max(256),
     eventRules: z.array(eventRuleSchema),
+    // Topic patterns, the syntax of the `topics` claim (docs/presence.md).
+    presenceTopics: z.array(
+      z.string().superRefine((p, ctx) => {
+        const problem = topicPatternProblem(p);
+        if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p)}: ${problem}` });
+      }),
+    ).max(50),
+    presenceMaxListed: int(1, 1000),
+    clientPublishPerSecond: int(1, 1000),
     authEnabled: z.boolean(),
     authSecretParameter: optional(z.string().regex(/^\/?[A-Za-z0-9_.\-/]{1,2048}$/, 'must be an SSM parameter name')),
     authSecretArn: optional(arn('secretsmanager')),

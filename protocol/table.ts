@@ -20,6 +20,18 @@ export const TABLE = {
    */
   rateLedgerPartition: '$rate',
   rateUsedAttribute: 'used',
+  /**
+   * Presence (functions/lib/presence/): one partition per presence topic, `$presence:<topic>`,
+   * holding a member item per principal (sort key `member:<principal>`: its live connection ids
+   * as a string set, its data, expiresAt) and the member count (sort key `$count`). They carry no
+   * `topic` attribute, so they never show in byTopic.
+   */
+  presencePartitionPrefix: '$presence:',
+  presenceMemberPrefix: 'member:',
+  presenceCountSortKey: '$count',
+  /** On the `$connection` item: the client-publish rate window (epoch second) and the publishes in it (relay). */
+  publishWindowAttribute: 'publishWindow',
+  publishCountAttribute: 'publishCount',
 } as const;
 
 /** API Gateway closes every connection after 2 hours; rows live 15 minutes longer, then TTL may take them. */

@@ -53,8 +53,8 @@ export async function listen(topics: string[], options: ListenOptions): Promise<
           (message) => {
             if (options.count !== undefined && received >= options.count) return;
             received++;
-            const { topic: t, id, seq, epoch, data, publishedAt } = message;
-            process.stdout.write(`${JSON.stringify({ topic: t, id, ...(seq !== undefined ? { seq, epoch } : {}), data, publishedAt })}\n`);
+            const { topic: t, id, seq, epoch, data, publishedAt, from } = message;
+            process.stdout.write(`${JSON.stringify({ topic: t, id, ...(seq !== undefined ? { seq, epoch } : {}), data, publishedAt, ...(from !== undefined ? { from } : {}) })}\n`);
             if (options.count !== undefined && received >= options.count) finish();
           },
           options.since ? { since: options.since } : undefined,

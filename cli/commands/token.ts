@@ -11,16 +11,30 @@ export interface TokenOptions {
   expires?: string;
   issuer?: string;
   audience?: string;
+  /** Patterns of the `publish` claim (several arguments or comma-separated). */
+  publish?: string[];
+  /** The `presence` claim, as JSON text. */
+  presence?: string;
 }
 
 export async function token(options: TokenOptions): Promise<string> {
   const secret = options.secret ?? process.env[SECRET_ENV];
   if (!secret) throw new CliError(`no secret: pass --secret (the local mode's --auth-secret) or set ${SECRET_ENV}`, 2);
   // Patterns may come as several arguments or comma-separated (topic names never contain commas).
-  const topics = options.topics.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  const patterns = (list: string[]) => list.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  const topics = patterns(options.topics);
+  const publish = options.publish ? patterns(options.publish) : undefined;
+  let presence: unknown;
+  if (options.presence !== undefined) {
+    try {
+      presence = JSON.parse(options.presence);
+    } catch {
+      throw new CliError(`--presence must be JSON, e.g. '{"name":"Ada"}'`, 2);
+    }
+  }
   const expiresIn = options.expires !== undefined && /^\d+$/.test(options.expires) ? Number(options.expires) : options.expires;
   try {
-    return await mintToken({ secret, sub: options.sub, topics, expiresIn, issuer: options.issuer, audience: options.audience });
+    return await mintToken({ secret, sub: options.sub, topics, publish, presence, expiresIn, issuer: options.issuer, audience: options.audience });
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message.replace(/^mintToken: /, '') : describeError(err));
   }

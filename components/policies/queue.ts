@@ -17,6 +17,14 @@ export function sendDeliveryJobsStatement(queueArns: pulumi.Input<string>[]): Po
   return { Sid: 'SendDeliveryJobs', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: queueArns };
 }
 
+/**
+ * Sending onto the publish queue from inside the stack: the relay (client publishes) and, with
+ * presence topics, the functions that announce joins and leaves. SendMessage on that queue only.
+ */
+export function sendToPublishQueueStatement(queueArn: pulumi.Input<string>): PolicyStatement {
+  return { Sid: 'SendToPublishQueue', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [queueArn] };
+}
+
 export function denyInsecureTransportStatement(queueArn: pulumi.Input<string>): ResourcePolicyStatement {
   return {
     Sid: 'DenyInsecureTransport',

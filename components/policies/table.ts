@@ -28,6 +28,9 @@ export const TABLE_ACCESS: Record<HandlerName, TableAccess> = {
   unsubscribe: { table: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'], topicIndex: [] },
   // Answers unknown actions from the frame alone.
   default: { table: [], topicIndex: [] },
+  // UpdateItem of the $connection item's publish window (rate limit, returning the item); GetItem
+  // when the window is full, to tell a full second from a missing connection.
+  relay: { table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], topicIndex: [] },
   // Query byTopic for subscribers; on 410 Gone, Query the dead connection's rows and BatchWriteItem
   // deletes; UpdateItem of the rate ledger's item of the second (rate-budget.ts).
   publish: { table: ['dynamodb:BatchWriteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], topicIndex: ['dynamodb:Query'] },
@@ -36,16 +39,33 @@ export const TABLE_ACCESS: Record<HandlerName, TableAccess> = {
   authorizer: { table: [], topicIndex: [] },
 };
 
+/**
+ * With presence topics, what joining and leaving adds (functions/lib/presence/): GetItem of the
+ * `$connection` item (its principal; whether a member's other connections are alive), UpdateItem
+ * of member and count items, DeleteItem of a member that left, Query of a topic's members, and
+ * the rows' cleanup of a connection found gone (Query, BatchWriteItem). Every handler that joins
+ * or leaves bundles the whole presence module, so each gets the same set.
+ */
+const PRESENCE_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] as const;
+export const PRESENCE_TABLE_ACCESS: Partial<Record<HandlerName, readonly string[]>> = {
+  subscribe: PRESENCE_ACTIONS,
+  unsubscribe: PRESENCE_ACTIONS,
+  disconnect: PRESENCE_ACTIONS,
+  publish: PRESENCE_ACTIONS,
+  deliver: PRESENCE_ACTIONS,
+};
+
 export function topicIndexArn(tableArn: pulumi.Input<string>): pulumi.Output<string> {
   return pulumi.interpolate`${tableArn}/index/${TABLE.topicIndex}`;
 }
 
 /** The handler's DynamoDB statements (none when it does not touch the table). */
-export function tableStatements(handler: HandlerName, tableArn: pulumi.Input<string>): PolicyStatement[] {
+export function tableStatements(handler: HandlerName, tableArn: pulumi.Input<string>, presence = false): PolicyStatement[] {
   const access = TABLE_ACCESS[handler];
   const statements: PolicyStatement[] = [];
-  if (access.table.length > 0) {
-    statements.push({ Sid: 'ConnectionsTable', Effect: 'Allow', Action: [...access.table], Resource: [tableArn] });
+  const actions = [...new Set([...access.table, ...(presence ? (PRESENCE_TABLE_ACCESS[handler] ?? []) : [])])].sort();
+  if (actions.length > 0) {
+    statements.push({ Sid: 'ConnectionsTable', Effect: 'Allow', Action: actions, Resource: [tableArn] });
   }
   if (access.topicIndex.length > 0) {
     statements.push({ Sid: 'ConnectionsByTopic', Effect: 'Allow', Action: [...access.topicIndex], Resource: [topicIndexArn(tableArn)] });

@@ -42,20 +42,37 @@ export function offersSubprotocol(event: ConnectEvent): boolean {
  * is off, no restriction. An authorizer context whose topics are not a JSON array of strings is
  * an error: we fail closed rather than let the connection use every topic.
  */
-export function authorizedIdentity(authorizer: Record<string, unknown> | null | undefined): Pick<ConnectionItem, 'principal' | 'allowedTopics'> {
+export function authorizedIdentity(authorizer: Record<string, unknown> | null | undefined): Pick<ConnectionItem, 'principal' | 'allowedTopics' | 'publishTopics' | 'presence'> {
   if (!authorizer) return {};
   const principal = authorizer[AUTH_CONTEXT.principal] ?? authorizer.principalId;
-  const raw = authorizer[AUTH_CONTEXT.topics];
-  let allowedTopics: unknown;
+  const allowedTopics = patternsFromContext(authorizer, AUTH_CONTEXT.topics);
+  if (allowedTopics === undefined) {
+    throw new Error(`authorizer context "${AUTH_CONTEXT.topics}" must be a JSON array of strings, got ${JSON.stringify(authorizer[AUTH_CONTEXT.topics])}`);
+  }
+  // No `publish` entry: the token grants no client publish.
+  const publishTopics = authorizer[AUTH_CONTEXT.publish] === undefined ? undefined : patternsFromContext(authorizer, AUTH_CONTEXT.publish);
+  if (authorizer[AUTH_CONTEXT.publish] !== undefined && publishTopics === undefined) {
+    throw new Error(`authorizer context "${AUTH_CONTEXT.publish}" must be a JSON array of strings`);
+  }
+  const presence = authorizer[AUTH_CONTEXT.presence];
+  return {
+    ...(typeof principal === 'string' && principal ? { principal } : {}),
+    allowedTopics,
+    ...(publishTopics && publishTopics.length > 0 ? { publishTopics } : {}),
+    ...(typeof presence === 'string' ? { presence } : {}),
+  };
+}
+
+/** A JSON array of strings from the authorizer's context, or undefined when it is not one. */
+function patternsFromContext(authorizer: Record<string, unknown>, key: string): string[] | undefined {
+  const raw = authorizer[key];
+  let value: unknown;
   try {
-    allowedTopics = typeof raw === 'string' ? JSON.parse(raw) : raw;
+    value = typeof raw === 'string' ? JSON.parse(raw) : raw;
   } catch {
-    allowedTopics = undefined;
+    return undefined;
   }
-  if (!Array.isArray(allowedTopics) || !allowedTopics.every((t) => typeof t === 'string')) {
-    throw new Error(`authorizer context "${AUTH_CONTEXT.topics}" must be a JSON array of strings, got ${JSON.stringify(raw)}`);
-  }
-  return { ...(typeof principal === 'string' && principal ? { principal } : {}), allowedTopics };
+  return Array.isArray(value) && value.every((t) => typeof t === 'string') ? value : undefined;
 }
 
 export function makeHandler(env: EnvMap): (event: ConnectEvent, context?: Context | unknown) => Promise<ConnectResult> {

@@ -56,7 +56,7 @@ export function makeHandler(env: EnvMap, options: DeliverHandlerOptions = {}): (
   const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-deliver');
   const { ddb, tableName, logger, metrics, config } = runtime;
-  const { poster, jobs, budget } = makePosting(runtime, env, { poster: options.poster, budgetShare: SLICE_BUDGET_SHARE });
+  const { poster, jobs, budget, forgetConnection } = makePosting(runtime, env, { poster: options.poster, budgetShare: SLICE_BUDGET_SHARE });
 
   async function deliverJob(deliverer: Deliverer, job: DeliveryJob): Promise<DeliverOutcome> {
     const about = { topic: job.topic, messageId: job.messageId };
@@ -91,7 +91,7 @@ export function makeHandler(env: EnvMap, options: DeliverHandlerOptions = {}): (
 
   return async (event, context) => {
     runtime.addContext(context);
-    const deliverer = new Deliverer({ poster, ddb, tableName, config, logger, now, budget, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs, now()) });
+    const deliverer = new Deliverer({ poster, ddb, tableName, config, logger, now, budget, forgetConnection, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs, now()) });
     const before = { ...jobs.counts };
     const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {

@@ -1,11 +1,13 @@
 /**
- * $disconnect: delete every row of the connection. Best effort on API Gateway's side (it may
- * never run); rows it misses expire by TTL or are removed when a post answers 410.
+ * $disconnect: delete every row of the connection, and leave the presence topics it was in
+ * (presence/). Best effort on API Gateway's side (it may never run); rows it misses expire by TTL
+ * or are removed when a post answers 410.
  */
 import type { Context } from 'aws-lambda';
 import type { EnvMap } from '../lib/config';
 import { deleteConnectionRows } from '../lib/connection-rows';
 import { lambdaEntry } from '../lib/lazy-handler';
+import { makePresence } from '../lib/presence';
 import { makeRuntime } from '../lib/runtime';
 import { describeError } from '../lib/telemetry';
 
@@ -16,12 +18,13 @@ export interface DisconnectEvent {
 export function makeHandler(env: EnvMap): (event: DisconnectEvent, context?: Context | unknown) => Promise<{ statusCode: number }> {
   const runtime = makeRuntime(env, 'realtime-disconnect');
   const { ddb, tableName, logger } = runtime;
+  const presence = makePresence(runtime);
 
   return async (event, context) => {
     runtime.addContext(context);
     const { connectionId, disconnectStatusCode, disconnectReason } = event.requestContext;
     try {
-      const deleted = await deleteConnectionRows(ddb, tableName, connectionId);
+      const deleted = presence ? await presence.forget(connectionId) : await deleteConnectionRows(ddb, tableName, connectionId);
       logger.info('disconnected', { connectionId, deleted, disconnectStatusCode, disconnectReason });
       return { statusCode: 200 };
     } catch (error) {

@@ -20,6 +20,10 @@
  * does not fill its topic template) is logged with its reason and counted as processed: it is
  * never retried. A connection subscribed to several topics of one envelope receives one frame
  * per topic.
+ *
+ * The queue also carries client publishes (from the relay: an envelope with `from`, delivered as
+ * is) and presence events (`{"presence":…}`, from presence/): those are fanned out the same way
+ * but take no place in the stream and are not retained.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -104,7 +108,7 @@ export function makeHandler(
   const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-publish');
   const { ddb, tableName, logger, metrics, config } = runtime;
-  const { poster, jobs, budget } = makePosting(runtime, env, options);
+  const { poster, jobs, budget, forgetConnection } = makePosting(runtime, env, options);
   const sequencer = config.history ? new Sequencer(ddb, config.history) : undefined;
   const report = (outcome: PublishOutcome, topics: readonly string[]) => {
     try {
@@ -128,7 +132,7 @@ export function makeHandler(
   /** One topic of a message: its place in the stream, retention, fan-out. */
   async function publishTopic(inv: Invocation, message: PreparedMessage, topic: string): Promise<TopicResult & { position?: StreamPosition }> {
     let position: StreamPosition | undefined;
-    if (sequencer) {
+    if (sequencer && message.sequenced) {
       const assigned = await sequencer.assign(topic, message.id);
       position = { seq: assigned.seq, epoch: assigned.epoch };
       if (assigned.repeated) logger.info('redelivered message keeps its place', { messageId: message.id, topic, seq: assigned.seq });
@@ -163,7 +167,7 @@ export function makeHandler(
     const outcome: PublishOutcome = {
       id: prepared.id,
       status: unfetched ? 'failed' : queued > 0 ? 'queued' : 'delivered',
-      ...(sequencer ? { positions: Object.fromEntries(prepared.topics.map((t, i) => [t, results[i].position!])) } : {}),
+      ...(sequencer && prepared.sequenced ? { positions: Object.fromEntries(prepared.topics.map((t, i) => [t, results[i].position!])) } : {}),
       subscribers: sum('subscribers'),
       delivered: sum('delivered'),
       gone: sum('gone'),
@@ -196,7 +200,7 @@ export function makeHandler(
 
   /** What one invocation shares, with the deadline taken from its context. */
   const newInvocation = (context: unknown): Invocation => ({
-    deliverer: new Deliverer({ poster, ddb, tableName, config, logger, now, budget, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs, now()) }),
+    deliverer: new Deliverer({ poster, ddb, tableName, config, logger, now, budget, forgetConnection, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs, now()) }),
     reader: new SubscriberReader(ddb, tableName),
     topics: pLimit(TOPIC_QUERY_CONCURRENCY),
   });

@@ -17,6 +17,10 @@
  * its stream, and the topics named in `since` are first replayed from there
  * (history/subscribe-positions.ts). Subscribing again with `since` is idempotent: it replays
  * again, which is how a client fills a gap it saw live.
+ *
+ * Presence (presence/): a presence topic needs a principal (else FORBIDDEN); once its row is
+ * written the connection joins it (idempotent, so subscribing again repairs a membership a failed
+ * request left out), and the reply lists who is there.
  */
 import { topicAllowed } from '../../protocol/auth';
 import { errorReply } from '../../protocol/messages';
@@ -32,6 +36,7 @@ import {
   reserveSubscriptions,
   SUBSCRIPTION_COUNT,
   subscribedTopics,
+  type ConnectionItem,
 } from '../lib/connection-rows';
 import { makeManagementApi } from '../lib/clients';
 import { retryDeadline } from '../lib/deadline';
@@ -40,6 +45,7 @@ import type { Poster } from '../lib/delivery/management-api';
 import { StreamReader } from '../lib/history/replay';
 import { subscribePositions } from '../lib/history/subscribe-positions';
 import { lambdaEntry } from '../lib/lazy-handler';
+import { makePresence } from '../lib/presence';
 import { routeResponse } from '../lib/replies';
 import { describeError } from '../lib/telemetry';
 import { makeTopicsRoute, type ValidTopicsRequest } from '../lib/topics-request';
@@ -54,7 +60,9 @@ export interface SubscribeHandlerOptions {
 }
 
 export function makeHandler(env: EnvMap, options: SubscribeHandlerOptions = {}) {
-  return makeTopicsRoute(env, 'subscribe', ({ ddb, tableName, logger, config }) => {
+  return makeTopicsRoute(env, 'subscribe', (runtime) => {
+    const { ddb, tableName, logger, config } = runtime;
+    const presence = makePresence(runtime);
     const reader = config.history ? new StreamReader(ddb, config.history) : undefined;
     const poster = reader ? (options.poster ?? makeManagementApi(config, env)) : undefined;
     /** Give back `n` reserved subscriptions; a failure only leaves the count high (safe), so it is logged, not raised. */
@@ -67,12 +75,23 @@ export function makeHandler(env: EnvMap, options: SubscribeHandlerOptions = {}) 
     };
 
     /** The reply once subscribed: with history, each topic's position, after replaying what `since` asks for. */
-    const subscribed = async (connectionId: string, topics: string[], since: ValidTopicsRequest['since'], context: unknown) => {
-      if (!reader || !poster) return routeResponse({ type: 'subscribed', topics });
-      const deliverer = new Deliverer({ poster, ddb, tableName, config, logger, retryDeadline: retryDeadline(context, config.publishRetryBudgetMs) });
+    const subscribed = async (connection: ConnectionItem, topics: string[], since: ValidTopicsRequest['since'], context: unknown) => {
+      const connectionId = connection.connectionId;
+      const members = await presence?.state(topics);
+      const withPresence = members ? { presence: members } : {};
+      if (!reader || !poster) return routeResponse({ type: 'subscribed', topics, ...withPresence });
+      const deliverer = new Deliverer({
+        poster,
+        ddb,
+        tableName,
+        config,
+        logger,
+        retryDeadline: retryDeadline(context, config.publishRetryBudgetMs),
+        ...(presence ? { forgetConnection: (id: string) => presence.forget(id) } : {}),
+      });
       const { positions, recovered, replayed } = await subscribePositions({ reader, deliverer, logger }, connectionId, topics, since);
       if (since) logger.info('resumed', { connectionId, topics: Object.keys(since), replayed, recovered });
-      return routeResponse(recovered ? { type: 'subscribed', topics, positions, recovered } : { type: 'subscribed', topics, positions });
+      return routeResponse(recovered ? { type: 'subscribed', topics, positions, recovered, ...withPresence } : { type: 'subscribed', topics, positions, ...withPresence });
     };
 
     return async (connectionId, { topics, since }, context) => {
@@ -89,6 +108,11 @@ export function makeHandler(env: EnvMap, options: SubscribeHandlerOptions = {}) 
         logger.info('subscribe forbidden', { connectionId, principal: connection.principal, topics: refused });
         return routeResponse(errorReply('FORBIDDEN', 'not allowed to subscribe to these topics', refused));
       }
+      const noPrincipal = presence?.refusal(connection, topics);
+      if (noPrincipal) {
+        logger.info('subscribe forbidden: presence topics without a principal', { connectionId, topics: noPrincipal.topics });
+        return routeResponse(noPrincipal);
+      }
 
       const existing = await subscribedTopics(ddb, tableName, connectionId, true);
       const held = new Set(existing);
@@ -101,7 +125,8 @@ export function makeHandler(env: EnvMap, options: SubscribeHandlerOptions = {}) 
       };
       if (added.length === 0) {
         logger.info('subscribed', { connectionId, topics, added: 0 });
-        return subscribed(connectionId, topics, since, context);
+        await presence?.join(connection, topics);
+        return subscribed(connection, topics, since, context);
       }
       if (held.size + added.length > cap) return tooMany(held.size);
 
@@ -131,9 +156,12 @@ export function makeHandler(env: EnvMap, options: SubscribeHandlerOptions = {}) 
         }
         throw written.failure;
       }
+      // Joined before the re-read below: a $disconnect that comes after it finds our rows and leaves.
+      await presence?.join(connection, topics);
       // $disconnect may have run since the reservation; it deletes the connection item before it
       // queries the rows, so if the item is still here, the query comes after our writes.
       if (!(await getConnectionItem(ddb, tableName, connectionId))) {
+        await presence?.leave(connectionId, connection.principal, topics);
         const undone = await deleteSubscriptionRows(ddb, tableName, connectionId, added, token);
         if (undone.failure !== undefined) logger.error('connection closed during subscribe; some rows are left to expire by TTL', { connectionId, error: describeError(undone.failure) });
         logger.warn('subscribe: the connection closed while it wrote; rows taken back', { connectionId, topics: added });
@@ -142,7 +170,7 @@ export function makeHandler(env: EnvMap, options: SubscribeHandlerOptions = {}) 
       // Topics another request added between our read and our write were reserved twice.
       await release(connectionId, added.length - written.changed.length);
       logger.info('subscribed', { connectionId, topics, added: written.changed.length });
-      return subscribed(connectionId, topics, since, context);
+      return subscribed(connection, topics, since, context);
     };
   });
 }

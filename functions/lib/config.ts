@@ -3,6 +3,7 @@
  * directly, so the local mode can run several systems side by side). Names come from
  * protocol/env.ts, defaults from protocol/limits.ts.
  */
+import { topicPatternProblem } from '../../protocol/auth';
 import { ENV, METRICS_NAMESPACE } from '../../protocol/env';
 import { HISTORY_DEFAULTS } from '../../protocol/history';
 import { DEFAULTS, MAX_MESSAGE_BYTES } from '../../protocol/limits';
@@ -34,6 +35,20 @@ function positiveInt(fallback: number, max = Number.MAX_SAFE_INTEGER, min = 1) {
 }
 
 const optionalString = preprocess(blankIsUnset, z.optional(z.string()));
+
+/** A JSON array of topic patterns (PRESENCE_TOPICS); unset or blank: none. */
+const patternList = preprocess(
+  (v) => {
+    const raw = blankIsUnset(v);
+    if (raw === undefined) return [];
+    try {
+      return JSON.parse(String(raw));
+    } catch {
+      return raw;
+    }
+  },
+  z.array(z.string().check(z.refine((p) => topicPatternProblem(p) === undefined, 'must be topic patterns (see the topics claim)'))),
+);
 const optionalUrl = preprocess(blankIsUnset, z.optional(z.url('must be an absolute URL')));
 
 const configSchema = z.object({
@@ -61,6 +76,10 @@ const configSchema = z.object({
   [ENV.sliceSize]: positiveInt(DEFAULTS.sliceSize, 20_000),
   [ENV.deliveryMaxAttempts]: positiveInt(DEFAULTS.deliveryMaxAttempts, 50),
   [ENV.rateBudget]: positiveInt(DEFAULTS.rateBudget, 1_000_000, 0),
+  [ENV.publishQueueUrl]: optionalUrl,
+  [ENV.presenceTopics]: patternList,
+  [ENV.presenceMaxListed]: positiveInt(DEFAULTS.presenceMaxListed, 1000),
+  [ENV.clientPublishPerSecond]: positiveInt(DEFAULTS.clientPublishPerSecond, 1000),
   [ENV.serviceName]: optionalString,
   [ENV.metricsNamespace]: optionalString,
   [ENV.logLevel]: preprocess(
@@ -111,6 +130,11 @@ export interface Config {
   deliveryMaxAttempts: number;
   /** Posts/s for the whole stack (0: no shared budget, only AIMD on 429s). */
   rateBudget: number;
+  /** Where client publishes and presence events go (the publish queue). */
+  publishQueueUrl?: string;
+  /** Presence topics (patterns) and how many members a reply lists; no patterns: no presence. */
+  presence: { topics: string[]; maxListed: number };
+  clientPublishPerSecond: number;
   serviceName: string;
   metricsNamespace: string;
   logLevel: LogLevelName;
@@ -155,6 +179,9 @@ export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config
     sliceSize: e[ENV.sliceSize],
     deliveryMaxAttempts: e[ENV.deliveryMaxAttempts],
     rateBudget: e[ENV.rateBudget],
+    publishQueueUrl: e[ENV.publishQueueUrl],
+    presence: { topics: e[ENV.presenceTopics], maxListed: e[ENV.presenceMaxListed] },
+    clientPublishPerSecond: e[ENV.clientPublishPerSecond],
     serviceName: e[ENV.serviceName] ?? defaultServiceName,
     metricsNamespace: e[ENV.metricsNamespace] ?? METRICS_NAMESPACE,
     logLevel: e[ENV.logLevel] ?? 'INFO',

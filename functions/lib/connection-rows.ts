@@ -30,6 +30,10 @@ export interface ConnectionItem {
   sourceIp?: string;
   principal?: string;
   allowedTopics?: string[];
+  /** Patterns of the token's `publish` claim (client publish); absent: may not publish. */
+  publishTopics?: string[];
+  /** The token's `presence` claim as JSON text: the member data shown in presence topics. */
+  presence?: string;
   expiresAt?: number;
   /** Written 0 by $connect; absent on items written before it existed (see initSubscriptionCount). */
   [SUBSCRIPTION_COUNT]?: number;
@@ -107,10 +111,20 @@ export async function deleteConnectionRows(
   connectionId: string,
   retry: BatchWriteRetry = DEFAULT_BATCH_WRITE_RETRY,
 ): Promise<number> {
+  return (await deleteConnectionRowsOf(ddb, tableName, connectionId, retry)).length;
+}
+
+/** deleteConnectionRows, returning the topics whose rows it deleted (presence leaves them). */
+export async function deleteConnectionRowsOf(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  connectionId: string,
+  retry: BatchWriteRetry = DEFAULT_BATCH_WRITE_RETRY,
+): Promise<string[]> {
   await batchWriteAll(ddb, tableName, deleteRequests(connectionId, [TABLE.connectionSortKey]), retry);
   const topics = await subscribedTopics(ddb, tableName, connectionId, true);
   await batchWriteAll(ddb, tableName, deleteRequests(connectionId, topics), retry);
-  return topics.length;
+  return topics;
 }
 
 export function isConditionalCheckFailed(error: unknown): boolean {

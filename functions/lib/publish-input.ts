@@ -5,7 +5,16 @@
  * envelope from it). A dropped input is logged and never retried: no number of retries would
  * make it valid. Reasons say what is wrong without quoting the input (untrusted.ts).
  */
-import { envelopeSchema, envelopeTopics, deliveredMessage, MAX_DATA_DEPTH, type PublishEnvelope } from '../../protocol/envelope';
+import {
+  envelopeSchema,
+  envelopeTopics,
+  deliveredMessage,
+  MAX_DATA_DEPTH,
+  presenceEnvelopeSchema,
+  presenceFrame,
+  type PresenceEnvelope,
+  type PublishEnvelope,
+} from '../../protocol/envelope';
 import { looksLikeRuleMessage } from '../../protocol/rule-message';
 import type { StreamPosition } from '../../protocol/history';
 import { envelopeFromRuleMessage } from './rule-message';
@@ -42,7 +51,9 @@ export interface PreparedMessage {
   ok: true;
   id: string;
   topics: string[];
-  envelope: PublishEnvelope;
+  /** A message takes its place in each topic's stream and is retained; a presence event does not. */
+  sequenced: boolean;
+  envelope: PublishEnvelope | PresenceEnvelope;
   /** The frame subscribers of `topic` receive, at `position` in its stream (none without history). */
   frameFor(topic: string, position?: StreamPosition): string;
 }
@@ -64,6 +75,23 @@ function envelopeSchemaFor(maxTopicLength: number) {
   if (!schema) envelopeSchemas.set(maxTopicLength, (schema = envelopeSchema(maxTopicLength)));
   return schema;
 }
+const presenceSchemas = new Map<number, ReturnType<typeof presenceEnvelopeSchema>>();
+function presenceSchemaFor(maxTopicLength: number) {
+  let schema = presenceSchemas.get(maxTopicLength);
+  if (!schema) presenceSchemas.set(maxTopicLength, (schema = presenceEnvelopeSchema(maxTopicLength)));
+  return schema;
+}
+
+/** A presence event put on the queue by the presence module (presence/): fanned out as is, never sequenced. */
+function preparePresence(payload: unknown, id: string, limits: PublishLimits): Prepared {
+  const parsed = presenceSchemaFor(limits.maxTopicLength).safeParse(payload);
+  if (!parsed.success) return { ok: false, id, reason: `invalid presence event: ${describeIssues(parsed.error)}` };
+  const envelope = parsed.data;
+  if (nestsDeeperThan(envelope.presence.member.data, MAX_DATA_DEPTH)) return { ok: false, id, reason: `member data nests deeper than ${MAX_DATA_DEPTH} levels` };
+  const frame = JSON.stringify(presenceFrame(envelope));
+  if (Buffer.byteLength(frame) > limits.maxFrameBytes) return { ok: false, id, reason: `presence event too large: ${Buffer.byteLength(frame)} bytes` };
+  return { ok: true, id, topics: [envelope.presence.topic], sequenced: false, envelope, frameFor: () => frame };
+}
 
 export function prepareMessage(input: PublishInput, limits: PublishLimits): Prepared {
   let payload = input.payload;
@@ -74,6 +102,7 @@ export function prepareMessage(input: PublishInput, limits: PublishLimits): Prep
       return { ok: false, id: input.fallbackId, reason: `the envelope is ${describeJsonError(error)}` };
     }
   }
+  if (typeof payload === 'object' && payload !== null && 'presence' in payload) return preparePresence(payload, input.fallbackId, limits);
   let envelope: PublishEnvelope;
   if (input.ruleMessages && looksLikeRuleMessage(payload)) {
     const built = envelopeFromRuleMessage(payload, limits);
@@ -98,12 +127,12 @@ export function prepareMessage(input: PublishInput, limits: PublishLimits): Prep
   if (nestsDeeperThan(envelope.data, MAX_DATA_DEPTH)) return { ok: false, id, reason: `data nests deeper than ${MAX_DATA_DEPTH} levels of arrays and objects` };
 
   const publishedAt = input.publishedAt ?? new Date().toISOString();
-  const frameFor = (topic: string, position?: StreamPosition) => JSON.stringify(deliveredMessage(topic, id, envelope.data, publishedAt, position));
+  const frameFor = (topic: string, position?: StreamPosition) => JSON.stringify(deliveredMessage(topic, id, envelope.data, publishedAt, position, envelope.from));
   for (const topic of topics) {
     const bytes = Buffer.byteLength(frameFor(topic, LARGEST_POSITION));
     if (bytes > limits.maxFrameBytes) {
       return { ok: false, id, reason: `payload too large: the message delivered on "${topic}" would be ${bytes} bytes; the limit is ${limits.maxFrameBytes}` };
     }
   }
-  return { ok: true, id, topics, envelope, frameFor };
+  return { ok: true, id, topics, sequenced: true, envelope, frameFor };
 }

@@ -1,6 +1,6 @@
 /** Route responses of the two-way routes: the reply object travels back as the body. */
 import { MAX_MESSAGE_BYTES } from '../../protocol/limits';
-import { errorReply, type ErrorReply, type SubscribedReply, type UnsubscribedReply } from '../../protocol/messages';
+import { errorReply, type ErrorReply, type PublishedReply, type SubscribedReply, type UnsubscribedReply } from '../../protocol/messages';
 import { describeJsonError } from './untrusted';
 
 export interface RouteResponse {
@@ -8,7 +8,7 @@ export interface RouteResponse {
   body: string;
 }
 
-export function routeResponse(reply: SubscribedReply | UnsubscribedReply | ErrorReply): RouteResponse {
+export function routeResponse(reply: SubscribedReply | UnsubscribedReply | PublishedReply | ErrorReply): RouteResponse {
   return { statusCode: 200, body: JSON.stringify(reply) };
 }
 

@@ -50,6 +50,8 @@ function showMessage(message) {
   idCell.textContent = message.id;
   row.append(idCell);
   const dataCell = document.createElement('td');
+  // A client publish says who sent it.
+  if (message.from !== undefined) dataCell.append(`${message.from}: `);
   dataCell.append(data);
   row.append(dataCell);
   $('messages').prepend(row);
@@ -107,6 +109,19 @@ async function publish(topic, text) {
     result.textContent = `data is not valid JSON: ${error.message}`;
     return;
   }
+  // With a token whose `publish` claim allows it, the message goes from this page's own socket.
+  const grant = tokenClaims().publish;
+  if (client && client.state === 'open' && Array.isArray(grant) && grant.some((p) => patternMatches(p, topic, tokenClaims().sub))) {
+    try {
+      const { id } = await client.publish(topic, data);
+      result.className = 'ok';
+      result.textContent = `sent from this socket as ${tokenClaims().sub}: ${id}`;
+    } catch (error) {
+      result.className = 'error';
+      result.textContent = `publish refused: ${error.code}: ${error.message}`;
+    }
+    return;
+  }
   try {
     const response = await fetch('publish', {
       method: 'POST',
@@ -128,6 +143,62 @@ async function publish(topic, text) {
     result.textContent = `publish failed: ${error.message}`;
   }
 }
+
+/** The token's claims (unverified: only to choose how to publish), or {}. */
+function tokenClaims() {
+  try {
+    const part = $('token').value.trim().split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part)) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** The `topics`/`publish` claim syntax: `*` is one segment, `{sub}` the principal. */
+function patternMatches(pattern, topic, sub) {
+  const want = pattern.split('/');
+  const have = topic.split('/');
+  return want.length === have.length && want.every((w, i) => (w === '*' ? have[i] !== '' : w.split('{sub}').join(sub ?? '\u0000') === have[i]));
+}
+
+// ---- presence: who is in a presence topic ----
+
+let room;
+
+async function follow(topic) {
+  await room?.close().catch(() => undefined);
+  room = undefined;
+  const c = getClient();
+  try {
+    room = await c.presence(topic, showMessage);
+  } catch (error) {
+    log(`presence ${topic} refused: ${error.code}: ${error.message}`, true);
+    return;
+  }
+  log(`following presence in ${topic}`);
+  const render = () => {
+    $('members').replaceChildren(
+      ...[...room.members.values()].map((m) => {
+        const item = document.createElement('li');
+        item.textContent = m.data === undefined ? m.id : `${m.id} ${JSON.stringify(m.data)}`;
+        return item;
+      }),
+    );
+    $('member-count').textContent = String(room.count);
+    $('members-note').textContent = room.listed ? '' : `more members than the server lists: ${room.count} in all`;
+  };
+  room.on('join', (m) => log(`${m.id} joined ${topic}`));
+  room.on('leave', (m) => log(`${m.id} left ${topic}`));
+  room.on('change', render);
+  render();
+}
+
+$('presence-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const topic = $('presence-topic').value.trim();
+  if ((client?.state ?? 'closed') === 'closed' && tokenMissing()) return;
+  if (topic) follow(topic);
+});
 
 $('connect-form').addEventListener('submit', (event) => {
   event.preventDefault();

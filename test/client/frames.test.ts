@@ -7,9 +7,28 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type * as z from 'zod';
-import { parseServerFrame, type DeliveredMessage, type ErrorReply, type ServerFrame, type StreamPosition, type SubscribedReply, type UnsubscribedReply } from '../../client/frames';
+import {
+  parseServerFrame,
+  type DeliveredMessage,
+  type ErrorReply,
+  type PresenceEvent,
+  type PublishedReply,
+  type ServerFrame,
+  type StreamPosition,
+  type SubscribedReply,
+  type UnsubscribedReply,
+} from '../../client/frames';
 import { ERROR_CODES } from '../../protocol/error-codes';
-import { serverMessageSchema, type deliveredMessageSchema, type errorReplySchema, type positionSchema, type subscribedReplySchema, type unsubscribedReplySchema } from '../../protocol/messages';
+import {
+  serverMessageSchema,
+  type deliveredMessageSchema,
+  type errorReplySchema,
+  type positionSchema,
+  type presenceEventSchema,
+  type publishedReplySchema,
+  type subscribedReplySchema,
+  type unsubscribedReplySchema,
+} from '../../protocol/messages';
 
 // Compile-time: the client's types are exactly the schemas' (a drift fails `npm run typecheck`).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -20,7 +39,9 @@ const typesAgree: [
   Same<ErrorReply, z.infer<typeof errorReplySchema>>,
   Same<StreamPosition, z.infer<typeof positionSchema>>,
   Same<ServerFrame, z.infer<typeof serverMessageSchema>>,
-] = [true, true, true, true, true, true];
+  Same<PublishedReply, z.infer<typeof publishedReplySchema>>,
+  Same<PresenceEvent, z.infer<typeof presenceEventSchema>>,
+] = [true, true, true, true, true, true, true, true];
 
 /** Both parsers on one JSON value (as it came off the wire): same verdict, same output. */
 function agree(json: unknown): void {
@@ -48,6 +69,12 @@ const VALID: unknown[] = [
   { type: 'pong', extra: 1 },
   ...ERROR_CODES.map((code) => ({ type: 'error', code, message: 'm' })),
   { type: 'error', code: 'FORBIDDEN', message: 'no', topics: ['a'] },
+  { type: 'message', topic: 'a', id: 'c.x.1', seq: 3, epoch: 'E', data: 'hi', publishedAt: 't', from: 'alice' },
+  { type: 'published', topic: 'chat/1', id: 'c.x.1' },
+  { type: 'presence', topic: 'room/1', event: 'join', member: { id: 'alice', data: { name: 'A' } }, count: 2 },
+  { type: 'presence', topic: 'room/1', event: 'leave', member: { id: 'bob' }, count: 0 },
+  { type: 'presence', topic: 'room/1', event: 'leave', member: { id: 'bob', data: null }, count: 0 },
+  { type: 'subscribed', topics: ['room/1'], presence: { 'room/1': { members: [{ id: 'a' }, { id: 'b', data: 1 }], count: 2 }, big: { count: 500 } } },
 ];
 const INVALID: unknown[] = [
   null,
@@ -80,6 +107,15 @@ const INVALID: unknown[] = [
   { type: 'error', code: 'NOPE', message: 'm' },
   { type: 'error', code: 'INTERNAL' },
   { type: 'error', code: 'INTERNAL', message: 'm', topics: 'a' },
+  { type: 'message', topic: 'a', id: 'x', data: 1, publishedAt: 't', from: 7 },
+  { type: 'published', topic: 'a' },
+  { type: 'presence', topic: 'room/1', event: 'wave', member: { id: 'a' }, count: 1 },
+  { type: 'presence', topic: 'room/1', event: 'join', member: { data: 1 }, count: 1 },
+  { type: 'presence', topic: 'room/1', event: 'join', member: { id: 'a' }, count: -1 },
+  { type: 'presence', topic: 'room/1', event: 'join', member: 'a', count: 1 },
+  { type: 'subscribed', topics: [], presence: { a: { members: [{ id: 1 }], count: 1 } } },
+  { type: 'subscribed', topics: [], presence: { a: { members: [] } } },
+  { type: 'subscribed', topics: [], presence: { a: { members: {}, count: 0 } } },
 ];
 
 describe('client frame parser agrees with the protocol schemas', () => {
@@ -126,10 +162,18 @@ describe('client frame parser agrees with the protocol schemas', () => {
       ),
       fc.record({ type: fc.constant('unsubscribed'), topics }),
       fc.record({ type: fc.constant('pong') }),
+      fc.record({ type: fc.constant('published'), topic: str, id: str }),
+      fc.record({
+        type: fc.constant('presence'),
+        topic: str,
+        event: fc.constantFrom('join', 'leave'),
+        member: fc.record({ id: str, data: anyJson }, { requiredKeys: ['id'] }),
+        count: fc.integer({ min: 0, max: 1000 }),
+      }),
       fc.record({ type: fc.constant('error'), code: fc.constantFrom(...ERROR_CODES), message: str, topics }, { requiredKeys: ['type', 'code', 'message'] }),
     );
     // One field replaced (by a value of another type, a near-miss, or nothing), or one added.
-    const field = fc.constantFrom('type', 'topic', 'id', 'seq', 'epoch', 'data', 'publishedAt', 'topics', 'positions', 'recovered', 'code', 'message', 'extra');
+    const field = fc.constantFrom('type', 'topic', 'id', 'seq', 'epoch', 'data', 'publishedAt', 'topics', 'positions', 'recovered', 'presence', 'from', 'event', 'member', 'count', 'code', 'message', 'extra');
     const value = fc.oneof(anyJson, seq, epoch, fc.constant(undefined), fc.dictionary(str, fc.oneof(pos, anyJson), { maxKeys: 2 }), fc.constantFrom('NOPE', 'message', 'error'));
     const changed = fc.tuple(valid, field, value).map(([frame, key, v]) => ({ ...(frame as object), [key]: v }));
     let accepted = 0;

@@ -59,7 +59,7 @@ describe('examples/existing-stack: RealtimePubSub added to an existing stack', f
     for (const urn of run.urns.filter((u) => !u.split('::').pop()!.startsWith('realtime'))) {
       expect(urn.split('::')[2], `${urn} belongs to the shop`).to.not.match(/^realtime:/);
     }
-    expect(run.ofType('aws:lambda/function:Function')).to.have.length(7);
+    expect(run.ofType('aws:lambda/function:Function')).to.have.length(8); // 6 route functions (relay included), publish, deliver
     expect(run.named('aws:lambda/eventSourceMapping:EventSourceMapping', 'realtime-pipeline-source').inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 20 });
     const rule = run.named('aws:cloudwatch/eventRule:EventRule', 'realtime-pipeline-rule-orders');
     expect(JSON.parse(rule.inputs.eventPattern)).to.deep.equal({ source: ['shop.orders'] });

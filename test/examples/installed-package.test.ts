@@ -94,7 +94,7 @@ import { functionParts, runProgram } from ${JSON.stringify(path.join(REPO, 'test
   });
 
   it('bundles every function from the installed copy’s handler sources', () => {
-    expect(report.functions).to.have.length(7);
+    expect(report.functions).to.have.length(8); // 6 route functions (relay included), publish, deliver
     for (const fn of report.functions) {
       expect(fn.files, fn.name).to.deep.equal(['index.js', 'index.js.map']);
       const handler = fn.name.replace(/^.*-([a-z]+)-fn$/, '$1');

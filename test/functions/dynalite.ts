@@ -4,7 +4,7 @@
  * closed (its sockets too) when the block ends. Tables are created per test.
  */
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
@@ -35,4 +35,16 @@ export function withDynalite(): TestDynamo {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return dynamo;
+}
+
+/**
+ * Waits until a table is ACTIVE: dynalite answers CreateTable while the table is still CREATING
+ * (for createTableMs, even 0: a timer), and a write that comes first is ResourceNotFound.
+ */
+export async function tableActive(ddb: DynamoDBDocumentClient, tableName: string): Promise<void> {
+  for (;;) {
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

@@ -19,6 +19,8 @@ export const AUTH_SECRETS_MANAGER = {
   authSecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:realtime-jwt-AbCdEf`,
   authKmsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/0f1e2d3c`,
 };
+/** Presence topics (they need auth: members are principals). */
+export const PRESENCE = { ...AUTH_SSM, presenceTopics: ['room/*'] };
 export const AUTH_JWKS = { authEnabled: true, authJwksUrl: 'https://id.example/.well-known/jwks.json' };
 
 export interface Recorded {

@@ -10,6 +10,7 @@ import {
   AUTH_JWKS,
   AUTH_SECRETS_MANAGER,
   AUTH_SSM,
+  PRESENCE,
   REGION,
   asList,
   functionParts,
@@ -24,6 +25,8 @@ describe('infra: least-privilege IAM', function () {
   // Each run of the program bundles and registers ~70 resources: slow on a loaded machine.
   this.timeout(120_000);
   let run: ProgramRun;
+  /** The same stack with presence topics (and auth, which they need). */
+  let presenceRun: ProgramRun;
   let tableArn: string;
   let historyArn: string;
   let queueArn: string;
@@ -31,6 +34,7 @@ describe('infra: least-privilege IAM', function () {
   let deliveryDlqArn: string;
   before(async () => {
     run = await runProgram();
+    presenceRun = await runProgram(PRESENCE);
     tableArn = run.named('aws:dynamodb/table:Table', 'realtime-connections-table').state.arn;
     historyArn = run.named('aws:dynamodb/table:Table', 'realtime-history-table').state.arn;
     queueArn = run.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').state.arn;
@@ -68,6 +72,8 @@ describe('infra: least-privilege IAM', function () {
     ],
     unsubscribe: () => [`dynamodb:DeleteItem on ${tableArn}`, `dynamodb:UpdateItem on ${tableArn}`],
     default: () => [],
+    // The publish window on the $connection item (rate limit), and the publish queue: nothing more.
+    relay: () => [`dynamodb:GetItem on ${tableArn}`, `dynamodb:UpdateItem on ${tableArn}`, `sqs:SendMessage on ${queueArn}`],
     publish: () => [
       `dynamodb:BatchWriteItem on ${tableArn}`,
       `dynamodb:Query on ${tableArn}`,
@@ -97,6 +103,33 @@ describe('infra: least-privilege IAM', function () {
     });
   }
 
+  describe('with presence topics', () => {
+    const presenceTable = () => ['BatchWriteItem', 'DeleteItem', 'GetItem', 'Query', 'UpdateItem'].map((a) => `dynamodb:${a} on ${tableArn}`);
+    for (const handler of ['subscribe', 'unsubscribe', 'disconnect', 'publish', 'deliver']) {
+      it(`${handler} also joins and leaves (table actions) and announces (SendMessage on the publish queue only)`, async () => {
+        const want = [...new Set([...expected[handler](), ...presenceTable(), `sqs:SendMessage on ${queueArn}`])].sort();
+        expect(await grantsBesidesLogs(presenceRun, handler)).to.deep.equal(want);
+      });
+    }
+    it('tells the functions that join and leave the presence topics and the publish queue, and no other', async () => {
+      const queueUrl = presenceRun.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').state.url;
+      for (const handler of ['subscribe', 'unsubscribe', 'disconnect', 'publish', 'deliver', 'relay', 'connect']) {
+        const vars = (await functionParts(presenceRun, handler)).fn.inputs.environment.variables as Record<string, string>;
+        const joins = handler !== 'relay' && handler !== 'connect';
+        expect(vars.PRESENCE_TOPICS, handler).to.equal(joins ? '["room/*"]' : undefined);
+        expect(vars.PUBLISH_QUEUE_URL, handler).to.equal(handler === 'connect' ? undefined : queueUrl);
+        const without = (await functionParts(run, handler)).fn.inputs.environment.variables as Record<string, string>;
+        expect(without.PRESENCE_TOPICS, handler).to.equal(undefined);
+        expect(without.PUBLISH_QUEUE_URL, handler).to.equal(handler === 'relay' ? run.named('aws:sqs/queue:Queue', 'realtime-pipeline-queue').state.url : undefined);
+      }
+    });
+    for (const handler of ['connect', 'default', 'relay']) {
+      it(`${handler} is as without presence`, async () => {
+        expect(await grantsBesidesLogs(presenceRun, handler)).to.deep.equal(expected[handler]().sort());
+      });
+    }
+  });
+
   it('never grants a "*" resource, a wildcard action or a Deny-less escape, in any role', () => {
     for (const policy of run.ofType('aws:iam/rolePolicy:RolePolicy')) {
       for (const s of statementsOf(policy.inputs.policy)) {
@@ -124,7 +157,7 @@ describe('infra: least-privilege IAM', function () {
       const manage = statementsOf(policy.inputs.policy).filter((s) => asList(s.Action).includes('execute-api:ManageConnections'));
       expect(manage.flatMap((s) => asList(s.Resource)), handler).to.deep.equal([`arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/prod/POST/@connections/*`]);
     }
-    for (const handler of ['connect', 'disconnect', 'unsubscribe', 'default']) {
+    for (const handler of ['connect', 'disconnect', 'unsubscribe', 'default', 'relay']) {
       const { policy } = await functionParts(run, handler);
       expect(JSON.stringify(policy.inputs.policy), handler).to.not.include('execute-api');
     }
@@ -238,10 +271,11 @@ describe('infra: least-privilege IAM', function () {
       return [...new Set(statementsOf(policy.inputs.policy).flatMap((s) => asList(s.Action)))].filter((a) => !notCalls.test(a)).sort();
     }
 
+    // With presence topics on, every call a bundle holds is live (without them, presence's calls never run and are not granted).
     for (const handler of Object.keys(expected)) {
       it(`${handler}: grants exactly the actions of the calls its bundle makes`, async () => {
-        const { code, map } = await functionParts(run, handler);
-        expect(await grantedActions(run, handler)).to.deep.equal([...new Set(actionsInCode(code, map))].sort());
+        const { code, map } = await functionParts(presenceRun, handler);
+        expect(await grantedActions(presenceRun, handler)).to.deep.equal([...new Set(actionsInCode(code, map))].sort());
       });
     }
 

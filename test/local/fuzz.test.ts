@@ -153,6 +153,12 @@ describe('fuzz: malformed frames at every route (local mode, auth on)', () => {
           expect(reply).to.deep.equal({ type: 'pong' });
           return;
         }
+        if (action === 'publish') {
+          // The client publish route (relay): a fuzzed frame is never a valid publish (no `topic` with `data`).
+          expect(reply.type, JSON.stringify(reply)).to.equal('error');
+          expect(['BAD_REQUEST', 'INVALID_TOPIC', 'FORBIDDEN', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE'], String(reply.message)).to.include(reply.code);
+          return;
+        }
         if (kind === 'other') {
           const action = intendedAction(text);
           if (typeof action === 'string' && PROPERTY_NAMES.includes(action)) seen.propertyName = (seen.propertyName ?? 0) + 1;

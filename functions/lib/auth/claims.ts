@@ -1,24 +1,23 @@
 /**
- * The claims the authorizer turns into a principal and its allowed topic patterns.
+ * The claims the authorizer turns into a principal, its allowed topic patterns and its presence data.
  *
- * `topics` is a JSON array of patterns (`["orders/*", "users/{sub}/inbox"]`), or one string of
- * space-separated patterns (`"orders/* users/{sub}/inbox"`) for issuers that only emit string
- * claims, such as Cognito's pre-token-generation trigger v1. Topic names never contain spaces, so
- * the two forms cannot be confused. A token WITHOUT the claim may subscribe to nothing: the safe
- * default, since a missing claim usually means the issuer was not set up for this service.
+ * `topics` (subscribe) and `publish` (client publish) are each a JSON array of patterns
+ * (`["orders/*", "users/{sub}/inbox"]`), or one string of space-separated patterns
+ * (`"orders/* users/{sub}/inbox"`) for issuers that only emit string claims, such as Cognito's
+ * pre-token-generation trigger v1. Topic names never contain spaces, so the two forms cannot be
+ * confused. A token WITHOUT `topics` may subscribe to nothing, and without `publish` may publish
+ * to nothing: the safe default, since a missing claim usually means the issuer was not set up for
+ * this service. `presence` is any JSON value of at most 1 KB: what other members of a presence
+ * topic see about this principal.
  */
-import { TOPIC_PATTERN } from '../../../protocol/limits';
-import { TOPICS_CLAIM } from '../../../protocol/auth';
+import { MAX_PATTERN_LENGTH, MAX_PRESENCE_DATA_BYTES, PRESENCE_CLAIM, topicPatternProblem, TOPICS_CLAIM } from '../../../protocol/auth';
+
+export { MAX_PATTERN_LENGTH, topicPatternProblem };
 
 /** Longest accepted `sub`; it is stored on every connection item and logged. */
 export const MAX_PRINCIPAL_LENGTH = 256;
 /**
- * Longest accepted pattern: a topic name's default length cap (`{sub}` expansions may make the
- * topic longer or shorter).
- */
-export const MAX_PATTERN_LENGTH = 256;
-/**
- * Most patterns one token may carry. The patterns travel in the authorizer's result, which API
+ * Most patterns one claim may carry. The patterns travel in the authorizer's result, which API
  * Gateway caps at 8 KB (protocol/authorizer-limits.ts); the authorizer also measures the result
  * and denies one that would not fit, since long patterns or a long `sub` can overflow it first.
  */
@@ -34,41 +33,32 @@ export class ClaimError extends Error {
   }
 }
 
-/**
- * Why `pattern` is not a valid topic pattern, or undefined when it is. A pattern is `/`-separated
- * segments; each is `*` (exactly one non-empty segment) or topic characters with optional `{sub}`
- * placeholders. `*` inside a segment (`orders*`) is refused: it would silently never match.
- */
-export function topicPatternProblem(pattern: unknown): string | undefined {
-  if (typeof pattern !== 'string') return 'patterns are strings';
-  if (pattern.length === 0) return 'patterns are not empty';
-  if (pattern.length > MAX_PATTERN_LENGTH) return `patterns are at most ${MAX_PATTERN_LENGTH} characters`;
-  if (pattern.startsWith('$')) return 'patterns never start with $';
-  for (const segment of pattern.split('/')) {
-    if (segment === '*') continue;
-    const literal = segment.split('{sub}').join('');
-    if (literal !== '' && !TOPIC_PATTERN.test(literal)) {
-      return `segment "${segment}" must be "*" or use only A-Z a-z 0-9 _ . : - and {sub}`;
-    }
-  }
-  return undefined;
-}
-
-/** Parses the `topics` claim into a list of patterns; throws ClaimError when it is malformed. */
-export function topicPatternsFromClaim(claim: unknown): string[] {
+/** Parses a claim of topic patterns (`topics` by default, or `publish`) into a list; throws ClaimError when it is malformed. */
+export function topicPatternsFromClaim(claim: unknown, name: string = TOPICS_CLAIM): string[] {
   if (claim === undefined || claim === null) return [];
   const patterns = typeof claim === 'string' ? claim.split(' ').filter((p) => p !== '') : claim;
   if (!Array.isArray(patterns)) {
-    throw new ClaimError(`the "${TOPICS_CLAIM}" claim must be an array of topic patterns or a space-separated string`);
+    throw new ClaimError(`the "${name}" claim must be an array of topic patterns or a space-separated string`);
   }
   if (patterns.length > MAX_PATTERNS) {
-    throw new ClaimError(`the "${TOPICS_CLAIM}" claim has ${patterns.length} patterns; at most ${MAX_PATTERNS} are allowed`);
+    throw new ClaimError(`the "${name}" claim has ${patterns.length} patterns; at most ${MAX_PATTERNS} are allowed`);
   }
   for (const pattern of patterns) {
     const problem = topicPatternProblem(pattern);
-    if (problem) throw new ClaimError(`bad pattern ${JSON.stringify(pattern)} in the "${TOPICS_CLAIM}" claim: ${problem}`);
+    if (problem) throw new ClaimError(`bad pattern ${JSON.stringify(pattern)} in the "${name}" claim: ${problem}`);
   }
   return [...new Set(patterns as string[])];
+}
+
+/** The `presence` claim as the JSON text members are shown, or undefined without the claim; throws ClaimError over 1 KB. */
+export function presenceDataFromClaim(claim: unknown): string | undefined {
+  if (claim === undefined || claim === null) return undefined;
+  const text = JSON.stringify(claim);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_PRESENCE_DATA_BYTES) {
+    throw new ClaimError(`the "${PRESENCE_CLAIM}" claim is ${bytes} bytes as JSON; at most ${MAX_PRESENCE_DATA_BYTES} are allowed`);
+  }
+  return text;
 }
 
 /** The principal: the token's `sub`, a non-empty string of bounded length. */

@@ -16,7 +16,12 @@ export function allowPolicy(methodArn: string, who: VerifiedPrincipal): APIGatew
     principalId: who.principal,
     policyDocument: policy('Allow', methodArn),
     // Context values must be strings, numbers or booleans: the patterns travel as a JSON string.
-    context: { [AUTH_CONTEXT.principal]: who.principal, [AUTH_CONTEXT.topics]: JSON.stringify(who.topics) },
+    context: {
+      [AUTH_CONTEXT.principal]: who.principal,
+      [AUTH_CONTEXT.topics]: JSON.stringify(who.topics),
+      ...(who.publish ? { [AUTH_CONTEXT.publish]: JSON.stringify(who.publish) } : {}),
+      ...(who.presence !== undefined ? { [AUTH_CONTEXT.presence]: who.presence } : {}),
+    },
   };
 }
 

@@ -10,9 +10,9 @@
  */
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from './config';
-import { ClaimError, MAX_PRINCIPAL_LENGTH, principalFromClaim, topicPatternsFromClaim } from './claims';
+import { ClaimError, MAX_PRINCIPAL_LENGTH, presenceDataFromClaim, principalFromClaim, topicPatternsFromClaim } from './claims';
 import { loadOnce, secretsManagerSecretReader, ssmSecretReader, type Env } from './secret';
-import { TOPICS_CLAIM } from '../../../protocol/auth';
+import { PRESENCE_CLAIM, PUBLISH_CLAIM, TOPICS_CLAIM } from '../../../protocol/auth';
 
 /** Clock skew tolerated on exp and nbf, in seconds. */
 export const CLOCK_TOLERANCE_SECONDS = 5;
@@ -27,6 +27,10 @@ const JWKS_TIMEOUT_MS = 3000;
 export interface VerifiedPrincipal {
   principal: string;
   topics: string[];
+  /** Patterns of the `publish` claim (client publish); absent without the claim. */
+  publish?: string[];
+  /** The `presence` claim as JSON text; absent without it. */
+  presence?: string;
 }
 
 export class TokenRejected extends Error {
@@ -103,7 +107,12 @@ export function makeTokenVerifier(config: AuthConfig, env: Env): (token: string)
       throw error;
     }
     try {
-      return { principal: principalFromClaim(payload.sub), topics: topicPatternsFromClaim(payload[TOPICS_CLAIM]) };
+      const who: VerifiedPrincipal = { principal: principalFromClaim(payload.sub), topics: topicPatternsFromClaim(payload[TOPICS_CLAIM]) };
+      const publish = topicPatternsFromClaim(payload[PUBLISH_CLAIM], PUBLISH_CLAIM);
+      if (publish.length > 0) who.publish = publish;
+      const presence = presenceDataFromClaim(payload[PRESENCE_CLAIM]);
+      if (presence !== undefined) who.presence = presence;
+      return who;
     } catch (error) {
       // The signature checked out, so a well-formed `sub` is trustworthy enough to name in a Deny.
       if (error instanceof ClaimError && typeof payload.sub === 'string' && payload.sub.length <= MAX_PRINCIPAL_LENGTH) {

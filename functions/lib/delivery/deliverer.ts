@@ -46,6 +46,8 @@ export interface DelivererDeps {
   budget?: Pacer;
   /** Monotonic milliseconds (default `performance.now()`); injectable for tests. */
   now?: () => number;
+  /** What a 410 does with the connection's rows (default deleteConnectionRows; presence also leaves its topics). */
+  forgetConnection?: (connectionId: string) => Promise<number>;
 }
 
 /** What the message is, for logs. */
@@ -184,8 +186,8 @@ export class Deliverer {
   private forget(connectionId: string, about: About): Promise<void> {
     let cleanup = this.goneConnections.get(connectionId);
     if (!cleanup) {
-      const { ddb, tableName, logger } = this.deps;
-      cleanup = deleteConnectionRows(ddb, tableName, connectionId).then(
+      const { ddb, tableName, logger, forgetConnection } = this.deps;
+      cleanup = (forgetConnection ? forgetConnection(connectionId) : deleteConnectionRows(ddb, tableName, connectionId)).then(
         (deleted) => logger.info('connection gone, rows deleted', { connectionId, ...about, deleted }),
         (error: unknown) => logger.warn('connection gone, cleanup failed', { connectionId, ...about, error: describeError(error) }),
       );

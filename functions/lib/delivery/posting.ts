@@ -6,6 +6,7 @@
 import { ENV } from '../../../protocol/env';
 import { makeManagementApi, makeSqsClient } from '../clients';
 import { required, type EnvMap } from '../config';
+import { makePresence } from '../presence';
 import type { Runtime } from '../runtime';
 import { JobQueue } from './job-queue';
 import type { Poster } from './management-api';
@@ -16,11 +17,15 @@ export interface Posting {
   jobs: JobQueue;
   /** Absent when RATE_BUDGET is 0. */
   budget?: RateBudget;
+  /** With presence topics: a 410's cleanup also leaves them (presence/). */
+  forgetConnection?: (connectionId: string) => Promise<number>;
 }
 
 export function makePosting(runtime: Runtime, env: EnvMap, options: { poster?: Poster; budgetShare?: number } = {}): Posting {
   const { config, ddb, tableName, logger } = runtime;
+  const presence = makePresence(runtime);
   return {
+    ...(presence ? { forgetConnection: (id: string) => presence.forget(id) } : {}),
     poster: options.poster ?? makeManagementApi(config, env),
     jobs: new JobQueue({
       sqs: makeSqsClient(config),
