@@ -4,6 +4,7 @@
  * and resumes each topic's stream where it left off (stream.ts).
  */
 import { SUBPROTOCOL, TOKEN_QUERY_PARAMETER, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/auth.js';
+import { CLIENT_MESSAGE_ID_PATTERN, ownIdOf } from '../protocol/client-message-id.js';
 import { IDLE_TIMEOUT_MS, MAX_CONNECTION_MS } from '../protocol/limits.js';
 import { backoffDelay } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
@@ -95,12 +96,14 @@ interface Connection {
   closed: boolean;
   /** A request on it failed without a refusal: it is being replaced and gets no new subscriptions. */
   condemned: boolean;
-  /** Client publishes waiting for their reply, oldest first. */
+  /** Client publishes waiting for their reply, oldest first; replies are matched by `id`. */
   publishes: PendingPublish[];
 }
 
 interface PendingPublish {
   topic: string;
+  /** The id sent (the app's or a random one): the server's reply names it. */
+  id: string;
   resolve(id: string): void;
   reject(error: RealtimeError): void;
 }
@@ -258,6 +261,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    */
   async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<{ id: string }> {
     if (data === undefined) throw new TypeError('publish: data is required (use null for no data)');
+    if (options.id !== undefined && (typeof options.id !== 'string' || !CLIENT_MESSAGE_ID_PATTERN.test(options.id))) {
+      throw new TypeError('publish: id is 1-64 characters of A-Z a-z 0-9 _ . : -');
+    }
+    // Always an id: it is how the reply (or the refusal) is told apart from other publishes' replies.
     const id = options.id ?? randomId();
     await this.connect();
     const conn = this.current;
@@ -270,7 +277,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         if (typeof outcome === 'string') resolve({ id: outcome });
         else reject(outcome);
       };
-      const pending: PendingPublish = { topic, resolve: settle, reject: settle };
+      const pending: PendingPublish = { topic, id, resolve: settle, reject: settle };
       conn.publishes.push(pending);
       this.send(conn, { action: 'publish', topic, data, id });
     });
@@ -753,8 +760,11 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       case 'presence':
         for (const room of this.rooms.get(frame.topic) ?? []) room.apply(frame);
         return;
-      case 'published':
-        return conn.publishes.find((p) => p.topic === frame.topic)?.resolve(frame.id);
+      case 'published': {
+        // Its id is `c.<principal's hash>.<the id sent>`: the id sent says which publish it was.
+        const own = ownIdOf(frame.id);
+        return conn.publishes.find((p) => p.id === own && p.topic === frame.topic)?.resolve(frame.id);
+      }
       case 'subscribed':
       case 'unsubscribed': {
         // Who is in each presence topic, before the subscribe resolves.
@@ -769,10 +779,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       }
       case 'error': {
         const named = frame.topics ?? [];
-        // A publish's refusal names its one topic; a subscribe naming it too goes first (it cannot be RATE_LIMITED).
-        const publish = named.length === 1 ? conn.publishes.find((p) => p.topic === named[0]) : undefined;
-        if (publish && (frame.code === 'RATE_LIMITED' || frame.code === 'PAYLOAD_TOO_LARGE' || !conn.pending.some((r) => r.topics.includes(named[0])))) {
-          return publish.reject(RealtimeError.fromReply(frame));
+        // A publish's refusal names the id it was sent with; nothing else does.
+        if (frame.id !== undefined) {
+          const publish = conn.publishes.find((p) => p.id === frame.id && (named.length === 0 || named.includes(p.topic)));
+          return publish ? publish.reject(RealtimeError.fromReply(frame)) : this.report(RealtimeError.fromReply(frame));
         }
         const request =
           named.length > 0 ? this.takePending(conn, (r) => named.every((t) => r.topics.includes(t))) : this.takePending(conn, () => true);

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage } from '../../client';
 import { backoffDelay } from '../../client/backoff';
 import { RecentIds } from '../../client/recent-ids';
-import { FakeServer, type FakeServerOptions } from './fake-server';
+import { FakeServer, fakeClientMessageId, type FakeServerOptions, type PublishRequest } from './fake-server';
 import { eventually as until } from './local-helpers';
 
 describe('client (against an in-test server)', () => {
@@ -226,6 +226,56 @@ describe('client (against an in-test server)', () => {
     expect(err.code).to.equal('CLOSED');
     expect(c.state).to.equal('closed');
     server = await new FakeServer().start(); // for afterEach
+  });
+
+  it('matches publish replies by id: refusals and acceptances answered out of order reach the right publish', async () => {
+    const held: { request: PublishRequest; answer: (frame: Record<string, unknown>) => void }[] = [];
+    await setup({ onPublish: (_conn, request, answer) => held.push({ request, answer }) });
+    const c = client();
+    const outcomes = ['a', 'b', 'c', 'd'].map((id) => c.publish('chat/1', id, { id }).then((r) => `sent ${r.id}`, (e: RealtimeError) => `${e.code} ${e.topics.join(',')}`));
+    const own = c.publish('chat/1', 'no id given').then((r) => r.id);
+    await until(() => held.length === 5, 'the five publishes at the server');
+    const ids = held.map((h) => h.request.id);
+    expect(ids.slice(0, 4)).to.deep.equal(['a', 'b', 'c', 'd']);
+    expect(ids[4], 'an id is generated when the app gives none').to.be.a('string').and.match(/^[A-Za-z0-9_.:-]{1,64}$/);
+    // Last first, and a refusal between two acceptances: a topic-based match would mix them up.
+    const answer = (i: number, frame: Record<string, unknown>) => held[i].answer(frame);
+    answer(4, { type: 'published', topic: 'chat/1', id: fakeClientMessageId(ids[4]!) });
+    answer(3, { type: 'published', topic: 'chat/1', id: fakeClientMessageId('d') });
+    answer(1, { type: 'error', code: 'RATE_LIMITED', message: 'wait', topics: ['chat/1'], id: 'b' });
+    answer(2, { type: 'published', topic: 'chat/1', id: fakeClientMessageId('c') });
+    answer(0, { type: 'error', code: 'PAYLOAD_TOO_LARGE', message: 'big', topics: ['chat/1'], id: 'a' });
+    expect(await Promise.all(outcomes)).to.deep.equal(['PAYLOAD_TOO_LARGE chat/1', 'RATE_LIMITED chat/1', `sent ${fakeClientMessageId('c')}`, `sent ${fakeClientMessageId('d')}`]);
+    expect(await own).to.equal(fakeClientMessageId(ids[4]!));
+    await c.publish('chat/1', 1, { id: 'bad id' }).then(
+      () => expect.fail('an id outside the pattern is refused before sending'),
+      (e: unknown) => expect(e).to.be.instanceOf(TypeError),
+    );
+  });
+
+  it("a publish's FORBIDDEN does not reject a subscribe of the same topic in flight", async () => {
+    let releaseSubscribe!: () => void;
+    const subscribeHeld = new Promise<void>((resolve) => (releaseSubscribe = resolve));
+    await setup({
+      answer: (_conn, request) => (request.action === 'subscribe' ? { delayMs: 50 } : 'reply'),
+      onPublish: (_conn, request, answer) => {
+        // The subscribe is still unanswered when the publish is refused.
+        releaseSubscribe();
+        answer({ type: 'error', code: 'FORBIDDEN', message: 'no publish claim for this topic', topics: [request.topic], id: request.id });
+      },
+    });
+    const c = client();
+    const errors: RealtimeError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const subscribed = c.subscribe('room/1', () => undefined);
+    await c.connect();
+    const published = c.publish('room/1', 'hello').catch((e: unknown) => e);
+    await subscribeHeld;
+    expect(await published).to.be.instanceOf(RealtimeError).and.include({ code: 'FORBIDDEN' });
+    await subscribed;
+    expect(c.topics).to.deep.equal(['room/1']);
+    expect(server.connections[0].log).to.include('send subscribed room/1');
+    expect(errors).to.deep.equal([]);
   });
 
   it('rejects bad options up front', () => {
