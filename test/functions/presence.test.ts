@@ -6,7 +6,7 @@
  * `forget` ($disconnect, 410) leaves every presence topic of the connection.
  */
 import { expect } from 'chai';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Presence } from '../../functions/lib/presence';
 import type { PublishQueue } from '../../functions/lib/publish-queue';
@@ -72,6 +72,34 @@ describe('presence (functions/lib/presence) against dynalite', () => {
     await p.leave('A1', 'alice', ['room/1']); // again (a retried $disconnect): nothing
     expect(events()).to.deep.equal(['join alice 1', 'join bob 2', 'leave alice 1']);
     expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ members: [{ id: 'bob' }], count: 1 });
+  });
+
+  it('a join racing the leave of the same principal: no second join, no leave, the count stays 1', async () => {
+    const p = presence();
+    const a1 = await connection('A1', 'alice');
+    const a2 = await connection('A2', 'alice');
+    await p.join(a1, ['room/1']);
+    // The leave removes A1, its last connection; before it deletes the member item, A2 joins.
+    let beforeDelete: (() => Promise<void>) | undefined = () => p.join(a2, ['room/1']);
+    const racing = {
+      send: async (command: unknown) => {
+        if (command instanceof DeleteCommand && beforeDelete) {
+          const run = beforeDelete;
+          beforeDelete = undefined;
+          await run();
+        }
+        return dynamo.ddb.send(command as Parameters<DynamoDBDocumentClient['send']>[0]);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const leaving = new Presence({ ddb: racing, tableName, config: { presence: { topics: ['room/*'], maxListed: 100 } }, logger, queue, now: () => now });
+    await leaving.leave('A1', 'alice', ['room/1']);
+    expect(beforeDelete, 'the interleaving happened').to.equal(undefined);
+    expect(events()).to.deep.equal(['join alice 1']);
+    expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ members: [{ id: 'alice' }], count: 1 });
+    expect(await p.store.count('room/1')).to.equal(1);
+    // A2 is the member's connection now: its leave is the leave.
+    await p.leave('A2', 'alice', ['room/1']);
+    expect(events()).to.deep.equal(['join alice 1', 'leave alice 0']);
   });
 
   it('drops connections that are gone without $disconnect when a sibling leaves, and then leaves', async () => {

@@ -61,7 +61,7 @@ export class MemberStore {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Add a connection to the principal's member item; a transition when it is the principal's first connection there. */
+  /** Add a connection to the principal's member item; a transition when the item did not exist (the principal's first connection there). */
   async join(topic: string, principal: string, connectionId: string, data: string | undefined): Promise<Transition | undefined> {
     const { ddb, tableName } = this.deps;
     const expiresAt = expiresAtFor(this.now());
@@ -72,11 +72,13 @@ export class MemberStore {
         UpdateExpression: data === undefined ? 'ADD #c :c SET #e = :e REMOVE #d' : 'ADD #c :c SET #e = :e, #d = :d',
         ExpressionAttributeNames: { '#c': CONNECTIONS, '#e': TABLE.ttlAttribute, '#d': DATA },
         ExpressionAttributeValues: { ':c': new Set([connectionId]), ':e': expiresAt, ...(data === undefined ? {} : { ':d': data }) },
-        ReturnValues: 'UPDATED_OLD',
+        ReturnValues: 'ALL_OLD',
       }),
     );
-    // Already a member (another tab, or this connection subscribing again): no transition.
-    if (out.Attributes?.[CONNECTIONS] !== undefined) return undefined;
+    // Already a member (another tab, or this connection subscribing again): no transition. So is
+    // an item whose set is empty: a leave removed its last connection and has not deleted it yet
+    // (its delete, conditioned on an empty set, now fails): the member never left.
+    if (out.Attributes !== undefined) return undefined;
     return { member: memberOf(principal, data), count: await this.addToCount(topic, 1, expiresAt) };
   }
 
