@@ -102,6 +102,30 @@ describe('presence (functions/lib/presence) against dynalite', () => {
     expect(events()).to.deep.equal(['join alice 1', 'leave alice 0']);
   });
 
+  it('a count that drifted is set back to the members a full list finds; above the cap it is left alone', async () => {
+    const p = presence(2);
+    const countKey = { connectionId: '$presence:room/1', sk: TABLE.presenceCountSortKey };
+    const setCount = (members: number) => dynamo.ddb.send(new PutCommand({ TableName: tableName, Item: { ...countKey, members } }));
+    await p.join(await connection('A1', 'alice'), ['room/1']);
+    await p.join(await connection('B1', 'bob'), ['room/1']);
+    await setCount(7); // a transition's count update was lost, several times
+    expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ members: [{ id: 'alice' }, { id: 'bob' }], count: 2 });
+    expect(await p.store.count('room/1')).to.equal(2);
+    // Healed: the next transitions count right.
+    await p.join(await connection('C1', 'carol'), ['room/1']);
+    expect(events()).to.deep.equal(['join alice 1', 'join bob 2', 'join carol 3']);
+    // Too low, or the count item lost: set back as well (expired members still count until their leave).
+    await p.leave('C1', 'carol', ['room/1']);
+    await dynamo.ddb.send(new DeleteCommand({ TableName: tableName, Key: countKey }));
+    await p.state(['room/1']);
+    expect(await p.store.count('room/1')).to.equal(2);
+    // Above the cap only the count is known: nothing to set it to.
+    await p.join(await connection('C2', 'carol'), ['room/1']);
+    await setCount(9);
+    expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ count: 9 });
+    expect(await p.store.count('room/1')).to.equal(9);
+  });
+
   it('drops connections that are gone without $disconnect when a sibling leaves, and then leaves', async () => {
     const p = presence();
     const a1 = await connection('A1', 'alice');
