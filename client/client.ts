@@ -136,6 +136,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   private readonly handlers = new Map<string, Set<MessageHandler>>();
   /** Presence rooms the app follows, by topic. */
   private readonly rooms = new Map<string, Set<PresenceRoom>>();
+  /** The last known state of each presence topic held (from replies and events), to seed rooms opened later. */
+  private readonly presenceStates = new Map<string, PresenceRoom>();
   /** subscribe() calls waiting for the server to confirm (or refuse) a topic. */
   private readonly topicWaiters = new Map<string, Waiter[]>();
   private readonly recent: RecentIds;
@@ -298,6 +300,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       },
       (thrown) => this.report(thrown, 'a presence listener', topic),
     );
+    // A topic already held gets no new subscribed reply: start from what the last one and the events since said.
+    const known = this.presenceStates.get(topic);
+    if (known) room.seed(known);
     const set = this.rooms.get(topic) ?? new Set();
     this.rooms.set(topic, set.add(room));
     try {
@@ -706,10 +711,18 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     for (const w of waiters) (error ? w.reject(error) : w.resolve());
   }
 
-  /** The topic is no longer wanted: drop its handlers and its stream. Returns whether it was wanted. */
+  /** The topic is no longer wanted: drop its handlers, its stream and its presence state. Returns whether it was wanted. */
   private forget(topic: string): boolean {
     this.streams.untrack(topic);
+    this.presenceStates.delete(topic);
     return this.handlers.delete(topic);
+  }
+
+  /** The topic's presence state holder (a room nobody listens to). */
+  private presenceState(topic: string): PresenceRoom {
+    let state = this.presenceStates.get(topic);
+    if (!state) this.presenceStates.set(topic, (state = new PresenceRoom(topic, async () => undefined, () => undefined)));
+    return state;
   }
 
   private async removeHandler(topic: string, handler: MessageHandler): Promise<void> {
@@ -758,6 +771,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         if (conn === this.current && this.suspect.size === 0 && this.caughtUp(conn)) this.attempt = 0;
         return;
       case 'presence':
+        this.presenceStates.get(frame.topic)?.apply(frame);
         for (const room of this.rooms.get(frame.topic) ?? []) room.apply(frame);
         return;
       case 'published': {
@@ -769,6 +783,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       case 'unsubscribed': {
         // Who is in each presence topic, before the subscribe resolves.
         for (const [topic, state] of Object.entries(frame.type === 'subscribed' ? (frame.presence ?? {}) : {})) {
+          if (!this.handlers.has(topic)) continue; // no longer wanted
+          this.presenceState(topic).snapshot(state);
           for (const room of this.rooms.get(topic) ?? []) room.snapshot(state);
         }
         const action = frame.type === 'subscribed' ? 'subscribe' : 'unsubscribe';

@@ -278,6 +278,39 @@ describe('client (against an in-test server)', () => {
     expect(errors).to.deep.equal([]);
   });
 
+  it('a presence room opened on a topic already held starts from the last list and the events since', async () => {
+    await setup({
+      onReply: (_conn, reply) => {
+        if (reply.topics.includes('room/1')) Object.assign(reply, { presence: { 'room/1': { members: [{ id: 'alice', data: { n: 1 } }, { id: 'bob' }], count: 2 } } });
+      },
+    });
+    const c = client();
+    const got: string[] = [];
+    const stop = await c.subscribe('room/1', (m) => got.push(m.id));
+    const conn = server.connections[0];
+    server.send(conn, { type: 'presence', topic: 'room/1', event: 'join', member: { id: 'carol' }, count: 3 });
+    server.send(conn, { type: 'presence', topic: 'room/1', event: 'leave', member: { id: 'bob' }, count: 2 });
+    server.publish('room/1', 'after-the-events', null); // same socket, in order: once it is in, so are they
+    await until(() => got.includes('after-the-events'), 'the message after the events');
+    const first = await c.presence('room/1');
+    expect(server.connections[0].log.filter((l) => l.startsWith('recv subscribe'))).to.have.length(1); // no new subscribe
+    expect([...first.members.keys()].sort()).to.deep.equal(['alice', 'carol']);
+    expect(first.members.get('alice')).to.deep.equal({ id: 'alice', data: { n: 1 } });
+    expect(first.count).to.equal(2);
+    expect(first.listed).to.equal(true);
+    // A second room on the same topic, after another event, agrees with the first.
+    server.send(conn, { type: 'presence', topic: 'room/1', event: 'join', member: { id: 'dave' }, count: 3 });
+    await until(() => first.count === 3, 'the join reaching the first room');
+    const second = await c.presence('room/1');
+    expect([...second.members.keys()].sort()).to.deep.equal(['alice', 'carol', 'dave']);
+    expect(second.count).to.equal(3);
+    // Once the topic is dropped, what was known is forgotten; a new subscribe lists afresh.
+    await Promise.all([stop(), first.close(), second.close()]);
+    expect(c.topics).to.deep.equal([]);
+    expect([...(await c.presence('room/1')).members.keys()].sort()).to.deep.equal(['alice', 'bob']);
+    expect(server.connections[0].log.filter((l) => l.startsWith('recv subscribe'))).to.have.length(2);
+  });
+
   it('rejects bad options up front', () => {
     expect(() => new RealtimeClient({ url: '' })).to.throw(TypeError, /url/);
     expect(() => new RealtimeClient({ url: 'ws://x', heartbeatIntervalMs: 0 })).to.throw(RangeError, /heartbeatIntervalMs/);
