@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { MAX_PRINCIPAL_LENGTH, principalFromClaim } from '../../functions/lib/auth/claims';
 import { Presence } from '../../functions/lib/presence';
 import type { PublishQueue } from '../../functions/lib/publish-queue';
 import type { PresenceEnvelope } from '../../protocol/envelope';
@@ -124,6 +125,19 @@ describe('presence (functions/lib/presence) against dynalite', () => {
     await setCount(9);
     expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ count: 9 });
     expect(await p.store.count('room/1')).to.equal(9);
+  });
+
+  it('the longest principal the authorizer accepts, in the widest characters, fits a member sort key (1024 bytes)', async () => {
+    const p = presence();
+    const widest = '\uffff'.repeat(MAX_PRINCIPAL_LENGTH); // 3 bytes each in UTF-8: the most 256 code units can take
+    expect(principalFromClaim(widest)).to.equal(widest);
+    await p.join(await connection('W1', widest), ['room/1']);
+    await p.leave('W1', widest, ['room/1']);
+    expect(events()).to.deep.equal([`join ${widest} 1`, `leave ${widest} 0`]);
+    // DynamoDB counts the sort key in UTF-8 bytes (dynalite in code units, so the bytes are checked here).
+    expect(Buffer.byteLength(`${TABLE.presenceMemberPrefix}${widest}`, 'utf8')).to.equal(775).and.be.at.most(1024);
+    expect(Buffer.byteLength('\u{10FFFF}'.repeat(MAX_PRINCIPAL_LENGTH / 2), 'utf8')).to.be.at.most(768); // surrogate pairs: 4 bytes per 2 units
+    expect(() => principalFromClaim(`${widest}x`)).to.throw(/longer than 256/);
   });
 
   it('drops connections that are gone without $disconnect when a sibling leaves, and then leaves', async () => {
