@@ -4,6 +4,7 @@
  * and resumes each topic's stream where it left off (stream.ts).
  */
 import { SUBPROTOCOL, TOKEN_QUERY_PARAMETER, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/auth.js';
+import { CLIENT_MESSAGE_ID_PATTERN, ownIdOf } from '../protocol/client-message-id.js';
 import { IDLE_TIMEOUT_MS, MAX_CONNECTION_MS } from '../protocol/limits.js';
 import { backoffDelay } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
@@ -95,12 +96,14 @@ interface Connection {
   closed: boolean;
   /** A request on it failed without a refusal: it is being replaced and gets no new subscriptions. */
   condemned: boolean;
-  /** Client publishes waiting for their reply, oldest first. */
+  /** Client publishes waiting for their reply, oldest first; replies are matched by `id`. */
   publishes: PendingPublish[];
 }
 
 interface PendingPublish {
   topic: string;
+  /** The id sent (the app's or a random one): the server's reply names it. */
+  id: string;
   resolve(id: string): void;
   reject(error: RealtimeError): void;
 }
@@ -133,6 +136,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   private readonly handlers = new Map<string, Set<MessageHandler>>();
   /** Presence rooms the app follows, by topic. */
   private readonly rooms = new Map<string, Set<PresenceRoom>>();
+  /** The last known state of each presence topic held (from replies and events), to seed rooms opened later. */
+  private readonly presenceStates = new Map<string, PresenceRoom>();
   /** subscribe() calls waiting for the server to confirm (or refuse) a topic. */
   private readonly topicWaiters = new Map<string, Waiter[]>();
   private readonly recent: RecentIds;
@@ -258,6 +263,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    */
   async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<{ id: string }> {
     if (data === undefined) throw new TypeError('publish: data is required (use null for no data)');
+    if (options.id !== undefined && (typeof options.id !== 'string' || !CLIENT_MESSAGE_ID_PATTERN.test(options.id))) {
+      throw new TypeError('publish: id is 1-64 characters of A-Z a-z 0-9 _ . : -');
+    }
+    // Always an id: it is how the reply (or the refusal) is told apart from other publishes' replies.
     const id = options.id ?? randomId();
     await this.connect();
     const conn = this.current;
@@ -270,7 +279,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         if (typeof outcome === 'string') resolve({ id: outcome });
         else reject(outcome);
       };
-      const pending: PendingPublish = { topic, resolve: settle, reject: settle };
+      const pending: PendingPublish = { topic, id, resolve: settle, reject: settle };
       conn.publishes.push(pending);
       this.send(conn, { action: 'publish', topic, data, id });
     });
@@ -291,6 +300,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       },
       (thrown) => this.report(thrown, 'a presence listener', topic),
     );
+    // A topic already held gets no new subscribed reply: start from what the last one and the events since said.
+    const known = this.presenceStates.get(topic);
+    if (known) room.seed(known);
     const set = this.rooms.get(topic) ?? new Set();
     this.rooms.set(topic, set.add(room));
     try {
@@ -699,10 +711,18 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     for (const w of waiters) (error ? w.reject(error) : w.resolve());
   }
 
-  /** The topic is no longer wanted: drop its handlers and its stream. Returns whether it was wanted. */
+  /** The topic is no longer wanted: drop its handlers, its stream and its presence state. Returns whether it was wanted. */
   private forget(topic: string): boolean {
     this.streams.untrack(topic);
+    this.presenceStates.delete(topic);
     return this.handlers.delete(topic);
+  }
+
+  /** The topic's presence state holder (a room nobody listens to). */
+  private presenceState(topic: string): PresenceRoom {
+    let state = this.presenceStates.get(topic);
+    if (!state) this.presenceStates.set(topic, (state = new PresenceRoom(topic, async () => undefined, () => undefined)));
+    return state;
   }
 
   private async removeHandler(topic: string, handler: MessageHandler): Promise<void> {
@@ -751,14 +771,20 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         if (conn === this.current && this.suspect.size === 0 && this.caughtUp(conn)) this.attempt = 0;
         return;
       case 'presence':
+        this.presenceStates.get(frame.topic)?.apply(frame);
         for (const room of this.rooms.get(frame.topic) ?? []) room.apply(frame);
         return;
-      case 'published':
-        return conn.publishes.find((p) => p.topic === frame.topic)?.resolve(frame.id);
+      case 'published': {
+        // Its id is `c.<principal's hash>.<the id sent>`: the id sent says which publish it was.
+        const own = ownIdOf(frame.id);
+        return conn.publishes.find((p) => p.id === own && p.topic === frame.topic)?.resolve(frame.id);
+      }
       case 'subscribed':
       case 'unsubscribed': {
         // Who is in each presence topic, before the subscribe resolves.
         for (const [topic, state] of Object.entries(frame.type === 'subscribed' ? (frame.presence ?? {}) : {})) {
+          if (!this.handlers.has(topic)) continue; // no longer wanted
+          this.presenceState(topic).snapshot(state);
           for (const room of this.rooms.get(topic) ?? []) room.snapshot(state);
         }
         const action = frame.type === 'subscribed' ? 'subscribe' : 'unsubscribe';
@@ -769,10 +795,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       }
       case 'error': {
         const named = frame.topics ?? [];
-        // A publish's refusal names its one topic; a subscribe naming it too goes first (it cannot be RATE_LIMITED).
-        const publish = named.length === 1 ? conn.publishes.find((p) => p.topic === named[0]) : undefined;
-        if (publish && (frame.code === 'RATE_LIMITED' || frame.code === 'PAYLOAD_TOO_LARGE' || !conn.pending.some((r) => r.topics.includes(named[0])))) {
-          return publish.reject(RealtimeError.fromReply(frame));
+        // A publish's refusal names the id it was sent with; nothing else does.
+        if (frame.id !== undefined) {
+          const publish = conn.publishes.find((p) => p.id === frame.id && (named.length === 0 || named.includes(p.topic)));
+          return publish ? publish.reject(RealtimeError.fromReply(frame)) : this.report(RealtimeError.fromReply(frame));
         }
         const request =
           named.length > 0 ? this.takePending(conn, (r) => named.every((t) => r.topics.includes(t))) : this.takePending(conn, () => true);

@@ -87,6 +87,8 @@ export interface ErrorReply {
   code: ErrorCode;
   message: string;
   topics?: string[];
+  /** A refused client publish: the `id` it carried. */
+  id?: string;
 }
 
 export type ServerFrame = SubscribedReply | UnsubscribedReply | PongReply | ErrorReply | DeliveredMessage | PublishedReply | PresenceEvent;
@@ -175,11 +177,12 @@ export function parseServerFrame(json: unknown): ServerFrame | undefined {
     case 'pong':
       return { type: 'pong' };
     case 'error': {
-      const { code, message, topics } = json;
+      const { code, message, topics, id } = json;
       if (!isString(code) || !codes.includes(code) || !isString(message)) return undefined;
-      if (topics !== undefined && !isStringArray(topics)) return undefined;
+      if ((topics !== undefined && !isStringArray(topics)) || (id !== undefined && !isString(id))) return undefined;
       const frame: ErrorReply = { type: 'error', code: code as ErrorCode, message };
       if (topics !== undefined) frame.topics = [...topics];
+      if (id !== undefined) frame.id = id;
       return frame;
     }
     default:

@@ -37,6 +37,13 @@ export class PresenceRoom extends TypedEmitter<PresenceRoomEvents> {
     return this.leaveRoom();
   }
 
+  /** @internal Start from another room's state (a topic already held), silently: nothing has changed for the app. */
+  seed(from: PresenceRoom): void {
+    for (const [id, member] of from.members) this.members.set(id, member);
+    this.count = from.count;
+    this.listed = from.listed;
+  }
+
   /** @internal A list from a subscribed reply: replaces what was known, telling the differences. */
   snapshot(state: PresenceState): void {
     this.count = state.count;

@@ -2,6 +2,7 @@
  * The wire protocol between clients and the gateway: JSON text frames, validated with zod.
  * Client → server: `{"action": …}`. Server → client: `{"type": …}`.
  */
+import { CLIENT_MESSAGE_ID_PATTERN } from './client-message-id';
 import { ERROR_CODES, type ErrorCode } from './error-codes';
 import * as z from './zod';
 import { DEFAULTS, TOPIC_PATTERN } from './limits';
@@ -44,8 +45,8 @@ export type TopicsRequest = z.infer<typeof topicsRequestSchema>;
 
 export const pingRequestSchema = z.object({ action: z.literal('ping') });
 
-/** A client publish's own id: it makes a retried publish idempotent (namespaced per principal by the relay). */
-export const CLIENT_MESSAGE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** A client publish's own id (client-message-id.ts, zod-free for the client SDK). */
+export { CLIENT_MESSAGE_ID_PATTERN };
 
 /**
  * Client publish: `{"action":"publish","topic":"chat/1","data":…,"id":"optional"}`. Allowed by
@@ -99,6 +100,8 @@ export const errorReplySchema = z.object({
   message: z.string(),
   /** The topics the error is about, when it is about topics. */
   topics: z.optional(z.array(z.string())),
+  /** A refused client publish: the `id` it carried (as the client sent it), so the client can tell which publish it was. */
+  id: z.optional(z.string()),
 });
 /**
  * A published message as delivered to a subscriber. `id` is stable across retries: de-duplicate
@@ -139,6 +142,8 @@ export type PresenceState = z.infer<typeof presenceStateSchema>;
 export type Position = z.infer<typeof positionSchema>;
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 
-export function errorReply(code: ErrorCode, message: string, topics?: string[]): ErrorReply {
-  return topics && topics.length > 0 ? { type: 'error', code, message, topics } : { type: 'error', code, message };
+/** An error reply; `id` names the client publish it refuses. */
+export function errorReply(code: ErrorCode, message: string, topics?: string[], id?: string): ErrorReply {
+  const reply: ErrorReply = topics && topics.length > 0 ? { type: 'error', code, message, topics } : { type: 'error', code, message };
+  return id === undefined ? reply : { ...reply, id };
 }

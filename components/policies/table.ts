@@ -43,13 +43,15 @@ export const TABLE_ACCESS: Record<HandlerName, TableAccess> = {
  * With presence topics, what joining and leaving adds (functions/lib/presence/): GetItem of the
  * `$connection` item (its principal; whether a member's other connections are alive), UpdateItem
  * of member and count items, DeleteItem of a member that left, Query of a topic's members, and
- * the rows' cleanup of a connection found gone (Query, BatchWriteItem). Every handler that joins
- * or leaves bundles the whole presence module, so each gets the same set.
+ * the rows' cleanup of a connection found gone (Query, BatchWriteItem). Handlers that list
+ * members or forget connections get the whole set; unsubscribe only leaves (Presence.leave).
  */
 const PRESENCE_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] as const;
+/** Leaving alone: GetItem of `$connection` items, UpdateItem of the member and count, DeleteItem of a member that left. */
+const PRESENCE_LEAVE_ACTIONS = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 export const PRESENCE_TABLE_ACCESS: Partial<Record<HandlerName, readonly string[]>> = {
   subscribe: PRESENCE_ACTIONS,
-  unsubscribe: PRESENCE_ACTIONS,
+  unsubscribe: PRESENCE_LEAVE_ACTIONS,
   disconnect: PRESENCE_ACTIONS,
   publish: PRESENCE_ACTIONS,
   deliver: PRESENCE_ACTIONS,

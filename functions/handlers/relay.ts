@@ -8,7 +8,8 @@
  * envelope, with the publisher's principal as `from` and an id namespaced per principal
  * (relay/message-id.ts), on the publish queue — the path backends' messages take, with its
  * retries, DLQ, sequencing and history. The reply comes once SQS accepted the message: delivery
- * then is the publish function's, at least once.
+ * then is the publish function's, at least once. Every refusal names the request's `id` (when it
+ * carried one), so a client with several publishes in flight on a topic can tell them apart.
  */
 import type { Context } from 'aws-lambda';
 import { topicAllowed } from '../../protocol/auth';
@@ -48,7 +49,7 @@ export function makeHandler(env: EnvMap, options: RelayHandlerOptions = {}): (ev
     const { topic } = request;
     const refuse = (reply: ReturnType<typeof errorReply>, extra: Record<string, unknown> = {}) => {
       logger.info('publish refused', { connectionId, topic, code: reply.code, reason: reply.message, ...extra });
-      return routeResponse(reply);
+      return routeResponse(request.id === undefined ? reply : { ...reply, id: request.id });
     };
     return answerOrInternal(
       runtime,
@@ -79,6 +80,7 @@ export function makeHandler(env: EnvMap, options: RelayHandlerOptions = {}): (ev
         return routeResponse({ type: 'published', topic, id });
       },
       [topic],
+      request.id,
     );
   };
 }

@@ -3,7 +3,11 @@
  * Idempotent: unsubscribing from a topic the connection does not hold is fine.
  * The connection's `subscriptionCount` goes down by the rows actually deleted (each delete says
  * whether its row existed), so concurrent unsubscribes of one topic count it once.
- * Leaving a presence topic's last connection makes the member leave (presence/).
+ * Leaving a presence topic's last connection makes the member leave (presence/): the
+ * `$connection` item (the principal) is read and the presence topics are left BEFORE the rows go.
+ * A `$disconnect` running once the rows are gone finds no row of these topics to leave and
+ * deletes the `$connection` item, so leaving after the delete could lose the leave for good; a
+ * leave is idempotent, so leaving a topic the connection did not hold, or twice, changes nothing.
  */
 import type { EnvMap } from '../lib/config';
 import { deleteSubscriptionRows, getConnectionItem, releaseSubscriptions } from '../lib/connection-rows';
@@ -18,12 +22,12 @@ export function makeHandler(env: EnvMap) {
     const { ddb, tableName, logger } = runtime;
     const presence = makePresence(runtime);
     return async (connectionId, { topics }) => {
-      const deleted = await deleteSubscriptionRows(ddb, tableName, connectionId, topics);
-      const left = presence?.topicsOf(deleted.changed) ?? [];
-      if (presence && left.length > 0) {
+      const leaving = presence?.topicsOf(topics) ?? [];
+      if (presence && leaving.length > 0) {
         const connection = await getConnectionItem(ddb, tableName, connectionId);
-        await presence.leave(connectionId, connection?.principal, left);
+        await presence.leave(connectionId, connection?.principal, leaving);
       }
+      const deleted = await deleteSubscriptionRows(ddb, tableName, connectionId, topics);
       try {
         // false: the connection is gone, or its item predates the count (the next subscribe counts its rows).
         const released = await releaseSubscriptions(ddb, tableName, connectionId, deleted.changed.length);

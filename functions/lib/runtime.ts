@@ -28,11 +28,13 @@ export async function answerOrInternal(
   keys: Record<string, unknown>,
   work: () => Promise<RouteResponse>,
   topics?: string[],
+  /** A client publish's own id, named in the INTERNAL reply. */
+  id?: string,
 ): Promise<RouteResponse> {
   try {
     return await work();
   } catch (error) {
     runtime.logger.error('request failed', { ...keys, error: describeError(error) });
-    return routeResponse(errorReply('INTERNAL', 'the server could not complete this request; it is safe to retry', topics));
+    return routeResponse(errorReply('INTERNAL', 'the server could not complete this request; it is safe to retry', topics, id));
   }
 }

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage } from '../../client';
 import { backoffDelay } from '../../client/backoff';
 import { RecentIds } from '../../client/recent-ids';
-import { FakeServer, type FakeServerOptions } from './fake-server';
+import { FakeServer, fakeClientMessageId, type FakeServerOptions, type PublishRequest } from './fake-server';
 import { eventually as until } from './local-helpers';
 
 describe('client (against an in-test server)', () => {
@@ -226,6 +226,89 @@ describe('client (against an in-test server)', () => {
     expect(err.code).to.equal('CLOSED');
     expect(c.state).to.equal('closed');
     server = await new FakeServer().start(); // for afterEach
+  });
+
+  it('matches publish replies by id: refusals and acceptances answered out of order reach the right publish', async () => {
+    const held: { request: PublishRequest; answer: (frame: Record<string, unknown>) => void }[] = [];
+    await setup({ onPublish: (_conn, request, answer) => held.push({ request, answer }) });
+    const c = client();
+    const outcomes = ['a', 'b', 'c', 'd'].map((id) => c.publish('chat/1', id, { id }).then((r) => `sent ${r.id}`, (e: RealtimeError) => `${e.code} ${e.topics.join(',')}`));
+    const own = c.publish('chat/1', 'no id given').then((r) => r.id);
+    await until(() => held.length === 5, 'the five publishes at the server');
+    const ids = held.map((h) => h.request.id);
+    expect(ids.slice(0, 4)).to.deep.equal(['a', 'b', 'c', 'd']);
+    expect(ids[4], 'an id is generated when the app gives none').to.be.a('string').and.match(/^[A-Za-z0-9_.:-]{1,64}$/);
+    // Last first, and a refusal between two acceptances: a topic-based match would mix them up.
+    const answer = (i: number, frame: Record<string, unknown>) => held[i].answer(frame);
+    answer(4, { type: 'published', topic: 'chat/1', id: fakeClientMessageId(ids[4]!) });
+    answer(3, { type: 'published', topic: 'chat/1', id: fakeClientMessageId('d') });
+    answer(1, { type: 'error', code: 'RATE_LIMITED', message: 'wait', topics: ['chat/1'], id: 'b' });
+    answer(2, { type: 'published', topic: 'chat/1', id: fakeClientMessageId('c') });
+    answer(0, { type: 'error', code: 'PAYLOAD_TOO_LARGE', message: 'big', topics: ['chat/1'], id: 'a' });
+    expect(await Promise.all(outcomes)).to.deep.equal(['PAYLOAD_TOO_LARGE chat/1', 'RATE_LIMITED chat/1', `sent ${fakeClientMessageId('c')}`, `sent ${fakeClientMessageId('d')}`]);
+    expect(await own).to.equal(fakeClientMessageId(ids[4]!));
+    await c.publish('chat/1', 1, { id: 'bad id' }).then(
+      () => expect.fail('an id outside the pattern is refused before sending'),
+      (e: unknown) => expect(e).to.be.instanceOf(TypeError),
+    );
+  });
+
+  it("a publish's FORBIDDEN does not reject a subscribe of the same topic in flight", async () => {
+    let releaseSubscribe!: () => void;
+    const subscribeHeld = new Promise<void>((resolve) => (releaseSubscribe = resolve));
+    await setup({
+      answer: (_conn, request) => (request.action === 'subscribe' ? { delayMs: 50 } : 'reply'),
+      onPublish: (_conn, request, answer) => {
+        // The subscribe is still unanswered when the publish is refused.
+        releaseSubscribe();
+        answer({ type: 'error', code: 'FORBIDDEN', message: 'no publish claim for this topic', topics: [request.topic], id: request.id });
+      },
+    });
+    const c = client();
+    const errors: RealtimeError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const subscribed = c.subscribe('room/1', () => undefined);
+    await c.connect();
+    const published = c.publish('room/1', 'hello').catch((e: unknown) => e);
+    await subscribeHeld;
+    expect(await published).to.be.instanceOf(RealtimeError).and.include({ code: 'FORBIDDEN' });
+    await subscribed;
+    expect(c.topics).to.deep.equal(['room/1']);
+    expect(server.connections[0].log).to.include('send subscribed room/1');
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('a presence room opened on a topic already held starts from the last list and the events since', async () => {
+    await setup({
+      onReply: (_conn, reply) => {
+        if (reply.topics.includes('room/1')) Object.assign(reply, { presence: { 'room/1': { members: [{ id: 'alice', data: { n: 1 } }, { id: 'bob' }], count: 2 } } });
+      },
+    });
+    const c = client();
+    const got: string[] = [];
+    const stop = await c.subscribe('room/1', (m) => got.push(m.id));
+    const conn = server.connections[0];
+    server.send(conn, { type: 'presence', topic: 'room/1', event: 'join', member: { id: 'carol' }, count: 3 });
+    server.send(conn, { type: 'presence', topic: 'room/1', event: 'leave', member: { id: 'bob' }, count: 2 });
+    server.publish('room/1', 'after-the-events', null); // same socket, in order: once it is in, so are they
+    await until(() => got.includes('after-the-events'), 'the message after the events');
+    const first = await c.presence('room/1');
+    expect(server.connections[0].log.filter((l) => l.startsWith('recv subscribe'))).to.have.length(1); // no new subscribe
+    expect([...first.members.keys()].sort()).to.deep.equal(['alice', 'carol']);
+    expect(first.members.get('alice')).to.deep.equal({ id: 'alice', data: { n: 1 } });
+    expect(first.count).to.equal(2);
+    expect(first.listed).to.equal(true);
+    // A second room on the same topic, after another event, agrees with the first.
+    server.send(conn, { type: 'presence', topic: 'room/1', event: 'join', member: { id: 'dave' }, count: 3 });
+    await until(() => first.count === 3, 'the join reaching the first room');
+    const second = await c.presence('room/1');
+    expect([...second.members.keys()].sort()).to.deep.equal(['alice', 'carol', 'dave']);
+    expect(second.count).to.equal(3);
+    // Once the topic is dropped, what was known is forgotten; a new subscribe lists afresh.
+    await Promise.all([stop(), first.close(), second.close()]);
+    expect(c.topics).to.deep.equal([]);
+    expect([...(await c.presence('room/1')).members.keys()].sort()).to.deep.equal(['alice', 'bob']);
+    expect(server.connections[0].log.filter((l) => l.startsWith('recv subscribe'))).to.have.length(2);
   });
 
   it('rejects bad options up front', () => {

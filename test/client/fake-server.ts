@@ -60,7 +60,22 @@ export interface FakeServerOptions {
   concurrentAnswers?: boolean;
   /** Called with each subscribed reply just before it goes out. */
   onReply?: (conn: FakeConnection, reply: SubscribedFrame) => void;
+  /**
+   * Answers a client publish (`answer` sends a frame, whenever the test likes). Default: at once,
+   * `published` with the id the relay would give (`c.<16 characters>.<the request's id>`).
+   */
+  onPublish?: (conn: FakeConnection, request: PublishRequest, answer: (frame: Record<string, unknown>) => void) => void;
 }
+
+export interface PublishRequest {
+  action: 'publish';
+  topic: string;
+  data: unknown;
+  id?: string;
+}
+
+/** The id the relay gives a client publish (the principal's hash is a fixed stand-in here). */
+export const fakeClientMessageId = (id: string) => `c.FAKEprincipal000.${id}`;
 
 export interface SubscribedFrame {
   type: 'subscribed';
@@ -142,6 +157,12 @@ export class FakeServer {
     if (body.action === 'ping') {
       if (this.options.pong !== false) reply({ type: 'pong' });
       return;
+    }
+    if (body.action === 'publish') {
+      const request = body as unknown as PublishRequest;
+      conn.log.push(`recv publish ${request.topic} ${request.id ?? ''}`.trimEnd());
+      if (this.options.onPublish) return this.options.onPublish(conn, request, (frame) => reply(frame as { type: string }));
+      return reply({ type: 'published', topic: request.topic, id: fakeClientMessageId(request.id ?? 'none') });
     }
     const topics = body.topics ?? [];
     if (body.action !== 'subscribe' && body.action !== 'unsubscribe') {

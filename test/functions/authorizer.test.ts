@@ -133,6 +133,22 @@ describe('authorizer (HS256, AUTH_SECRET)', () => {
     expect(named.principalId).to.equal('dave');
   });
 
+  it('denies (403) a presence claim nested deeper than a message may be, saying why; 128 levels pass', async () => {
+    const nested = (levels: number) => {
+      let value: unknown = 'x';
+      for (let i = 0; i < levels; i++) value = i % 2 ? { a: value } : [value];
+      return value;
+    };
+    const ok = await handler(queryEvent(await sign({ sub: 'erin', presence: nested(128) })));
+    expect(ok.policyDocument.Statement[0]).to.include({ Effect: 'Allow' });
+    const loud = makeHandler({ AUTH_SECRET: SECRET, AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const token = await sign({ sub: 'erin', presence: nested(129) });
+    const { result, lines } = await captureOutput(() => loud(queryEvent(token)));
+    expect(result.policyDocument.Statement[0]).to.include({ Effect: 'Deny' });
+    expect(result.principalId).to.equal('erin');
+    expect(lines.join('')).to.match(/"presence\\?" claim nests arrays and objects deeper than 128 levels/);
+  });
+
   it('never puts the token in the logs', async () => {
     const lines: string[] = [];
     const loud = makeHandler({ AUTH_SECRET: SECRET, POWERTOOLS_LOG_LEVEL: 'DEBUG', AWS_REGION: 'us-east-1' });

@@ -6,8 +6,9 @@
  * `forget` ($disconnect, 410) leaves every presence topic of the connection.
  */
 import { expect } from 'chai';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { MAX_PRINCIPAL_LENGTH, principalFromClaim } from '../../functions/lib/auth/claims';
 import { Presence } from '../../functions/lib/presence';
 import type { PublishQueue } from '../../functions/lib/publish-queue';
 import type { PresenceEnvelope } from '../../protocol/envelope';
@@ -72,6 +73,71 @@ describe('presence (functions/lib/presence) against dynalite', () => {
     await p.leave('A1', 'alice', ['room/1']); // again (a retried $disconnect): nothing
     expect(events()).to.deep.equal(['join alice 1', 'join bob 2', 'leave alice 1']);
     expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ members: [{ id: 'bob' }], count: 1 });
+  });
+
+  it('a join racing the leave of the same principal: no second join, no leave, the count stays 1', async () => {
+    const p = presence();
+    const a1 = await connection('A1', 'alice');
+    const a2 = await connection('A2', 'alice');
+    await p.join(a1, ['room/1']);
+    // The leave removes A1, its last connection; before it deletes the member item, A2 joins.
+    let beforeDelete: (() => Promise<void>) | undefined = () => p.join(a2, ['room/1']);
+    const racing = {
+      send: async (command: unknown) => {
+        if (command instanceof DeleteCommand && beforeDelete) {
+          const run = beforeDelete;
+          beforeDelete = undefined;
+          await run();
+        }
+        return dynamo.ddb.send(command as Parameters<DynamoDBDocumentClient['send']>[0]);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const leaving = new Presence({ ddb: racing, tableName, config: { presence: { topics: ['room/*'], maxListed: 100 } }, logger, queue, now: () => now });
+    await leaving.leave('A1', 'alice', ['room/1']);
+    expect(beforeDelete, 'the interleaving happened').to.equal(undefined);
+    expect(events()).to.deep.equal(['join alice 1']);
+    expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ members: [{ id: 'alice' }], count: 1 });
+    expect(await p.store.count('room/1')).to.equal(1);
+    // A2 is the member's connection now: its leave is the leave.
+    await p.leave('A2', 'alice', ['room/1']);
+    expect(events()).to.deep.equal(['join alice 1', 'leave alice 0']);
+  });
+
+  it('a count that drifted is set back to the members a full list finds; above the cap it is left alone', async () => {
+    const p = presence(2);
+    const countKey = { connectionId: '$presence:room/1', sk: TABLE.presenceCountSortKey };
+    const setCount = (members: number) => dynamo.ddb.send(new PutCommand({ TableName: tableName, Item: { ...countKey, members } }));
+    await p.join(await connection('A1', 'alice'), ['room/1']);
+    await p.join(await connection('B1', 'bob'), ['room/1']);
+    await setCount(7); // a transition's count update was lost, several times
+    expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ members: [{ id: 'alice' }, { id: 'bob' }], count: 2 });
+    expect(await p.store.count('room/1')).to.equal(2);
+    // Healed: the next transitions count right.
+    await p.join(await connection('C1', 'carol'), ['room/1']);
+    expect(events()).to.deep.equal(['join alice 1', 'join bob 2', 'join carol 3']);
+    // Too low, or the count item lost: set back as well (expired members still count until their leave).
+    await p.leave('C1', 'carol', ['room/1']);
+    await dynamo.ddb.send(new DeleteCommand({ TableName: tableName, Key: countKey }));
+    await p.state(['room/1']);
+    expect(await p.store.count('room/1')).to.equal(2);
+    // Above the cap only the count is known: nothing to set it to.
+    await p.join(await connection('C2', 'carol'), ['room/1']);
+    await setCount(9);
+    expect((await p.state(['room/1']))!['room/1']).to.deep.equal({ count: 9 });
+    expect(await p.store.count('room/1')).to.equal(9);
+  });
+
+  it('the longest principal the authorizer accepts, in the widest characters, fits a member sort key (1024 bytes)', async () => {
+    const p = presence();
+    const widest = '\uffff'.repeat(MAX_PRINCIPAL_LENGTH); // 3 bytes each in UTF-8: the most 256 code units can take
+    expect(principalFromClaim(widest)).to.equal(widest);
+    await p.join(await connection('W1', widest), ['room/1']);
+    await p.leave('W1', widest, ['room/1']);
+    expect(events()).to.deep.equal([`join ${widest} 1`, `leave ${widest} 0`]);
+    // DynamoDB counts the sort key in UTF-8 bytes (dynalite in code units, so the bytes are checked here).
+    expect(Buffer.byteLength(`${TABLE.presenceMemberPrefix}${widest}`, 'utf8')).to.equal(775).and.be.at.most(1024);
+    expect(Buffer.byteLength('\u{10FFFF}'.repeat(MAX_PRINCIPAL_LENGTH / 2), 'utf8')).to.be.at.most(768); // surrogate pairs: 4 bytes per 2 units
+    expect(() => principalFromClaim(`${widest}x`)).to.throw(/longer than 256/);
   });
 
   it('drops connections that are gone without $disconnect when a sibling leaves, and then leaves', async () => {

@@ -93,6 +93,22 @@ describe('relay (client publish) against dynalite', () => {
     expect(await send(envA, 'C1', { action: 'publish', topic: 'chat/1', data: 0 })).to.include({ type: 'published' });
   });
 
+  it('names the refused publish: every refusal echoes the request\'s own id (when well-formed)', async () => {
+    await connection('C1', { principal: 'ada', allowedTopics: [], publishTopics: ['chat/*'] });
+    const h = handler(1);
+    expect(await send(h, 'C1', { action: 'publish', topic: 'chat/1', data: 0, id: 'first' })).to.deep.include({ type: 'published', id: clientMessageId('ada', 'first') });
+    expect(await send(h, 'C1', { action: 'publish', topic: 'chat/1', data: 0, id: 'second' })).to.deep.include({ code: 'RATE_LIMITED', id: 'second' });
+    expect(await send(h, 'C1', { action: 'publish', topic: 'room/1', data: 0, id: 'third' })).to.deep.include({ code: 'RATE_LIMITED', id: 'third' });
+    now += 1000;
+    expect(await send(h, 'C1', { action: 'publish', topic: 'room/1', data: 0, id: 'fourth' })).to.deep.include({ code: 'FORBIDDEN', id: 'fourth' });
+    expect(await send(h, 'C1', { action: 'publish', topic: 'a//b', data: 0, id: 'fifth' })).to.deep.include({ code: 'INVALID_TOPIC', id: 'fifth' });
+    expect(await send(h, 'C1', { action: 'publish', topic: 'chat/1', id: 'sixth' })).to.deep.include({ code: 'BAD_REQUEST', id: 'sixth' });
+    expect(await send(h, 'nobody', { action: 'publish', topic: 'chat/1', data: 0, id: 'seventh' })).to.deep.include({ code: 'INTERNAL', id: 'seventh' });
+    // An id that is not well-formed is not echoed; a publish without one has none to echo.
+    expect(await send(h, 'C1', { action: 'publish', topic: 'chat/1', data: 0, id: 'has space' })).to.not.have.property('id');
+    expect(await send(h, 'C1', { action: 'publish', topic: 'room/1', data: 0 })).to.not.have.property('id');
+  });
+
   it('refuses malformed frames before reading anything, with the code that says why', async () => {
     const h = handler();
     const cases: [unknown, string][] = [

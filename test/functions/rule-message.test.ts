@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { prepareMessage } from '../../functions/lib/publish-input';
 import { envelopeFromRuleMessage, valueAt } from '../../functions/lib/rule-message';
 import { PREVIEW_CHARS } from '../../functions/lib/untrusted';
 import { DIRECT_PUBLISH_RULE } from '../../protocol/direct-publish';
@@ -42,6 +43,19 @@ describe('envelopes from rule messages', () => {
     expect(build('orders/{detail.orderId}', detail)).to.deep.equal({ ok: true, envelope: { topic: 'orders/42', data: detail, id: 'ev-1' } });
     expect(topicOf('orders/{detail.region}-{detail.id}/items', { region: 'eu', id: 7 })).to.equal('orders/eu-7/items');
     expect(topicOf('stock/{detail.sku}/{detail.sku}', { sku: 'A-1' })).to.equal('stock/A-1/A-1');
+  });
+
+  it('an event cannot make a presence event or set `from`: the direct-publish rule delivers only topic, data and id', () => {
+    const forged = { topic: 'room/1', data: { presence: { topic: 'room/1', event: 'join', member: { id: 'root' }, count: 1 } }, presence: { topic: 'room/1' }, from: 'root' };
+    const body = JSON.stringify({ ...message(DIRECT_PUBLISH_RULE.topic, forged), dataPath: DIRECT_PUBLISH_RULE.dataPath, rule: DIRECT_PUBLISH_RULE.name });
+    const prepared = prepareMessage({ payload: body, fallbackId: 'sqs-1', ruleMessages: true }, { maxTopicLength: 256, maxFrameBytes: 128 * 1024, maxSubscriptionsPerConnection: 100 });
+    expect(prepared.ok).to.equal(true);
+    if (!prepared.ok) return;
+    expect(prepared.sequenced, 'a message, not a presence event').to.equal(true);
+    expect(prepared.envelope).to.deep.equal({ topic: 'room/1', data: forged.data, id: 'ev-1' });
+    const frame = JSON.parse(prepared.frameFor('room/1')) as Record<string, unknown>;
+    expect(frame).to.include({ type: 'message', topic: 'room/1', id: 'ev-1' });
+    expect(frame).to.not.have.property('from');
   });
 
   it('takes a string or a finite number of topic characters as one segment', () => {

@@ -7,14 +7,21 @@
  * pre-token-generation trigger v1. Topic names never contain spaces, so the two forms cannot be
  * confused. A token WITHOUT `topics` may subscribe to nothing, and without `publish` may publish
  * to nothing: the safe default, since a missing claim usually means the issuer was not set up for
- * this service. `presence` is any JSON value of at most 1 KB: what other members of a presence
- * topic see about this principal.
+ * this service. `presence` is any JSON value of at most 1 KB, nested at most 128 levels: what
+ * other members of a presence topic see about this principal.
  */
 import { MAX_PATTERN_LENGTH, MAX_PRESENCE_DATA_BYTES, PRESENCE_CLAIM, topicPatternProblem, TOPICS_CLAIM } from '../../../protocol/auth';
+import { MAX_DATA_DEPTH } from '../../../protocol/envelope';
+import { nestsDeeperThan } from '../untrusted';
 
 export { MAX_PATTERN_LENGTH, topicPatternProblem };
 
-/** Longest accepted `sub`; it is stored on every connection item and logged. */
+/**
+ * Longest accepted `sub`, in UTF-16 code units (JavaScript's length); it is stored on every
+ * connection item and logged. A presence member's sort key is `member:<sub>`, and DynamoDB refuses
+ * sort keys over 1024 bytes: a code unit is at most 3 bytes in UTF-8 (a pair of them, 4), so
+ * 256 keep the key under 7 + 768 bytes (test/functions/presence.test.ts checks it on dynalite).
+ */
 export const MAX_PRINCIPAL_LENGTH = 256;
 /**
  * Most patterns one claim may carry. The patterns travel in the authorizer's result, which API
@@ -50,9 +57,16 @@ export function topicPatternsFromClaim(claim: unknown, name: string = TOPICS_CLA
   return [...new Set(patterns as string[])];
 }
 
-/** The `presence` claim as the JSON text members are shown, or undefined without the claim; throws ClaimError over 1 KB. */
+/**
+ * The `presence` claim as the JSON text members are shown, or undefined without the claim;
+ * throws ClaimError over 1 KB, or nested deeper than a message's data may be (the publish
+ * function would drop every join and leave carrying it).
+ */
 export function presenceDataFromClaim(claim: unknown): string | undefined {
   if (claim === undefined || claim === null) return undefined;
+  if (nestsDeeperThan(claim, MAX_DATA_DEPTH)) {
+    throw new ClaimError(`the "${PRESENCE_CLAIM}" claim nests arrays and objects deeper than ${MAX_DATA_DEPTH} levels`);
+  }
   const text = JSON.stringify(claim);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_PRESENCE_DATA_BYTES) {

@@ -12,7 +12,8 @@
  * Costs (DynamoDB writes; docs/presence.md): a join is 1 UpdateItem (+1 on the count when it is
  * the principal's first connection); a leave is 1 UpdateItem (+ a GetItem per other connection of
  * the member, to drop the ones that are gone, + a DeleteItem and a count update when it was the
- * last). Listing reads at most `maxListed + 1` member items (+ the count item above the cap).
+ * last). Listing reads at most `maxListed + 1` member items and the count item; below the cap,
+ * a count that drifted from the list is written back (1 UpdateItem, only when they differ).
  */
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PresenceMember, PresenceState } from '../../../protocol/messages';
@@ -61,7 +62,7 @@ export class MemberStore {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Add a connection to the principal's member item; a transition when it is the principal's first connection there. */
+  /** Add a connection to the principal's member item; a transition when the item did not exist (the principal's first connection there). */
   async join(topic: string, principal: string, connectionId: string, data: string | undefined): Promise<Transition | undefined> {
     const { ddb, tableName } = this.deps;
     const expiresAt = expiresAtFor(this.now());
@@ -72,11 +73,13 @@ export class MemberStore {
         UpdateExpression: data === undefined ? 'ADD #c :c SET #e = :e REMOVE #d' : 'ADD #c :c SET #e = :e, #d = :d',
         ExpressionAttributeNames: { '#c': CONNECTIONS, '#e': TABLE.ttlAttribute, '#d': DATA },
         ExpressionAttributeValues: { ':c': new Set([connectionId]), ':e': expiresAt, ...(data === undefined ? {} : { ':d': data }) },
-        ReturnValues: 'UPDATED_OLD',
+        ReturnValues: 'ALL_OLD',
       }),
     );
-    // Already a member (another tab, or this connection subscribing again): no transition.
-    if (out.Attributes?.[CONNECTIONS] !== undefined) return undefined;
+    // Already a member (another tab, or this connection subscribing again): no transition. So is
+    // an item whose set is empty: a leave removed its last connection and has not deleted it yet
+    // (its delete, conditioned on an empty set, now fails): the member never left.
+    if (out.Attributes !== undefined) return undefined;
     return { member: memberOf(principal, data), count: await this.addToCount(topic, 1, expiresAt) };
   }
 
@@ -102,22 +105,28 @@ export class MemberStore {
   /** Who is in the topic: the members up to `maxListed` (expired ones left out), else only the count. */
   async list(topic: string, maxListed: number): Promise<{ state: PresenceState; expired: string[] }> {
     const { ddb, tableName } = this.deps;
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :member)',
-        ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey, '#d': DATA, '#e': TABLE.ttlAttribute },
-        ExpressionAttributeValues: { ':pk': presencePartition(topic), ':member': TABLE.presenceMemberPrefix },
-        ProjectionExpression: '#sk, #d, #e',
-        Limit: maxListed + 1,
-        ConsistentRead: true,
-      }),
-    );
+    // The count is read alongside: a full list below the cap is the truth it is brought back to.
+    const [page, counted] = await Promise.all([
+      ddb.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :member)',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey, '#d': DATA, '#e': TABLE.ttlAttribute },
+          ExpressionAttributeValues: { ':pk': presencePartition(topic), ':member': TABLE.presenceMemberPrefix },
+          ProjectionExpression: '#sk, #d, #e',
+          Limit: maxListed + 1,
+          ConsistentRead: true,
+        }),
+      ),
+      this.countItem(topic),
+    ]);
     const items = page.Items ?? [];
     const nowSeconds = Math.floor(this.now() / 1000);
     const principalOf = (item: Record<string, unknown>) => String(item[TABLE.sortKey]).slice(TABLE.presenceMemberPrefix.length);
     const expired = items.filter((item) => typeof item[TABLE.ttlAttribute] === 'number' && (item[TABLE.ttlAttribute] as number) <= nowSeconds).map(principalOf);
-    if (items.length > maxListed || page.LastEvaluatedKey !== undefined) return { state: { count: await this.count(topic) }, expired };
+    if (items.length > maxListed || page.LastEvaluatedKey !== undefined) return { state: { count: Math.max(0, counted ?? 0) }, expired };
+    // Expired members still count: their leave (expire()) lowers it.
+    await this.correctCount(topic, counted, items.length);
     const members = items.filter((item) => !expired.includes(principalOf(item))).map((item) => memberOf(principalOf(item), item[DATA]));
     return { state: { members, count: members.length }, expired };
   }
@@ -129,9 +138,41 @@ export class MemberStore {
 
   /** The member count (0 when the topic never had one). */
   async count(topic: string): Promise<number> {
+    return Math.max(0, (await this.countItem(topic)) ?? 0);
+  }
+
+  /** The count item's value as stored (undefined when there is none). */
+  private async countItem(topic: string): Promise<number | undefined> {
     const { ddb, tableName } = this.deps;
     const out = await ddb.send(new GetCommand({ TableName: tableName, Key: countKey(topic), ConsistentRead: true }));
-    return Math.max(0, Number(out.Item?.[MEMBERS] ?? 0));
+    const stored = out.Item?.[MEMBERS];
+    return stored === undefined ? undefined : Number(stored);
+  }
+
+  /**
+   * The count drifts when a transition's count update is lost (a Lambda ended between the member
+   * write and the count's): a full list says how many members there are, so a count that differs
+   * is set to it, unless it changed since it was read (a join or leave meanwhile; the next list
+   * sees it). A transition whose member write came before the read and its count update after it
+   * can leave the count one off again, until the next full list.
+   */
+  private async correctCount(topic: string, seen: number | undefined, listed: number): Promise<void> {
+    if ((seen ?? 0) === listed) return;
+    const { ddb, tableName } = this.deps;
+    try {
+      await ddb.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: countKey(topic),
+          UpdateExpression: 'SET #n = :n, #e = if_not_exists(#e, :e)',
+          ConditionExpression: seen === undefined ? 'attribute_not_exists(#n)' : '#n = :seen',
+          ExpressionAttributeNames: { '#n': MEMBERS, '#e': TABLE.ttlAttribute },
+          ExpressionAttributeValues: { ':n': listed, ':e': expiresAtFor(this.now()), ...(seen === undefined ? {} : { ':seen': seen }) },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
   }
 
   /** The connections left in the member item after removing `ids`, or undefined when there is no such member. */
