@@ -10,7 +10,9 @@
  *
  * Approaches, run side by side against the same gateway and table:
  *   ours       the publish handler (makeHandler) invoked with an SQS event, per post path
- *              ('sdk' today; 'lean' once branch h11-lean is merged) and PUBLISH_CONCURRENCY;
+ *              ('lean', the shipped ManagementApi; 'sdk', the same handler with the AWS SDK
+ *              client) and PUBLISH_CONCURRENCY, as one invocation (SLICE_THRESHOLD above the
+ *              topic, RATE_BUDGET 0: see publishers.ts publishEnv);
  *   ours-sqs   the full path: SendMessage to the local queue, the poller invokes the system's
  *              publish function (in the local system's thread, so its CPU is not separable);
  *   article    baselines/article.ts: Scan + FilterExpression, unbounded Promise.all, no retry;
@@ -172,7 +174,7 @@ export async function runFanout(side: AwsSide, settings: FanoutSettings): Promis
   const sizes = [...settings.sizes].sort((a, b) => a - b);
   const largest = sizes[sizes.length - 1];
   const concurrencies = [...new Set([...settings.concurrencies, settings.systemConcurrency])].sort((a, b) => a - b);
-  // The throttling runs use the path the publish function ships with: the lean one once merged.
+  // The throttling runs use the path the publish function ships with (lean), when it is measured.
   const shippedPostPath: PostPath = settings.postPaths.includes('lean') ? 'lean' : 'sdk';
   progress(`fan-out: connecting ${largest.toLocaleString('en-US')} virtual subscribers through $connect`);
   const ids = await side.connect(largest);
@@ -408,6 +410,9 @@ export function publisherTarget(outputs: StackOutputs): PublisherTarget {
     region: outputs.region ?? LOCAL_REGION,
     credentials: { ...LOCAL_CREDENTIALS },
     queueArn: outputs.queueArn,
+    deliveryQueueUrl: outputs.deliveryQueueUrl,
+    deliveryDlqUrl: outputs.deliveryDlqUrl,
+    sqsEndpoint: requiredOutput(outputs, 'sqsEndpoint'),
   };
 }
 

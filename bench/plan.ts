@@ -51,8 +51,7 @@ export const FULL_PLAN: BenchPlan = {
   sections: SECTIONS,
   sizes: [1_000, 5_000, 20_000],
   concurrencies: [32, 64, 128],
-  // TODO(h11-lean): add 'lean' once branch h11-lean is merged (bench/lib/publishers.ts builds it).
-  postPaths: ['sdk'],
+  postPaths: ['sdk', 'lean'],
   repeats: 3,
   systemConcurrency: DEFAULTS.publishConcurrency,
   latencyMs: 20,

@@ -148,7 +148,7 @@ function ratioLines(results: FanoutResults): string[] {
     `At ${formatInt(c.subscribers)} subscribers, ours at concurrency ${c.concurrency}, medians of ${c.repeats} repeats:`,
     '',
     `- CPU per delivery, lean / SDK: ` +
-      (lean ? `**${times(lean)}** (${formatInt(lean.numerator)} / ${formatInt(lean.denominator)} µs${repeats(lean)})` : 'not measured in this run (the lean post path is not wired into the benchmark yet)'),
+      (lean ? `**${times(lean)}** (${formatInt(lean.numerator)} / ${formatInt(lean.denominator)} µs${repeats(lean)})` : 'not measured in this run (both post paths must run)'),
     `- Deliveries/s, ours / article: ${paths(c.oursOverArticle, 'per s', formatInt)}`,
     `- CPU per delivery, ours / article: ${paths(c.cpuOursOverArticle, 'µs', formatInt)}`,
   ];

@@ -18,6 +18,7 @@ import { runBundles } from './bundles';
 import { runFanout } from './fanout';
 import { startAwsSide } from './lib/aws-side';
 import { machineInfo } from './lib/machine';
+import { SINGLE_INVOCATION_ENV } from './lib/publishers';
 import { stderrProgress, type Progress } from './lib/progress';
 import { FULL_PLAN, quickPlan, scalePlan, SECTIONS, type BenchPlan, type Section } from './plan';
 import { renderResults, type BenchResults } from './report';
@@ -30,7 +31,7 @@ export async function runBench(plan: BenchPlan, command: string, progress: Progr
   const results: BenchResults = { machine: machineInfo(), date: new Date().toISOString(), command, durationMs: 0 };
   if (plan.sections.includes('fanout')) {
     progress('starting the local system (worker thread)');
-    const side = await startAwsSide({ env: { [ENV.publishConcurrency]: String(plan.systemConcurrency) }, visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds });
+    const side = await startAwsSide({ env: { [ENV.publishConcurrency]: String(plan.systemConcurrency), ...SINGLE_INVOCATION_ENV }, visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds });
     try {
       results.fanout = await runFanout(side, { ...plan, progress });
     } finally {

@@ -10,7 +10,8 @@ import { markdownTable } from '../../bench/lib/format';
 import { machineInfo } from '../../bench/lib/machine';
 import { silentProgress } from '../../bench/lib/progress';
 import { startPublisherSide } from '../../bench/lib/publisher-side';
-import { makePublishers } from '../../bench/lib/publishers';
+import { publishEnv, SINGLE_INVOCATION_ENV, SINGLE_INVOCATION_THRESHOLD } from '../../bench/lib/publishers';
+import { loadConfig } from '../../functions/lib/config';
 import { ReceiptLog } from '../../bench/lib/receipts';
 import { percentile, spread } from '../../bench/lib/stats';
 import { FULL_PLAN, quickPlan, scalePlan } from '../../bench/plan';
@@ -51,9 +52,9 @@ describe('bench: helpers', () => {
     expect(spread([NaN]).median).to.be.NaN;
   });
 
-  it('the full plan repeats every cell at least 3 times and keeps the lean path out until it exists; --quick is still tiny', () => {
+  it('the full plan repeats every cell at least 3 times and measures both post paths; --quick is still tiny', () => {
     expect(FULL_PLAN.repeats).to.be.at.least(3);
-    expect(FULL_PLAN.postPaths).to.deep.equal(['sdk']);
+    expect(FULL_PLAN.postPaths).to.deep.equal(['sdk', 'lean']);
     expect(FULL_PLAN.sizes).to.include(20_000);
     expect(FULL_PLAN.concurrencies).to.include(FULL_PLAN.systemConcurrency);
     const quick = quickPlan();
@@ -166,7 +167,7 @@ describe('bench: smoke runs at tiny sizes', function () {
   let readCost: ReadCostRow[];
 
   before(async () => {
-    side = await startAwsSide({ env: { [ENV.publishConcurrency]: '8' }, visibilityTimeoutSeconds: 30 });
+    side = await startAwsSide({ env: { [ENV.publishConcurrency]: '8', ...SINGLE_INVOCATION_ENV }, visibilityTimeoutSeconds: 30 });
   });
 
   after(async () => {
@@ -178,7 +179,7 @@ describe('bench: smoke runs at tiny sizes', function () {
     fanout = await runFanout(side as AwsSide, {
       sizes: [10, 20],
       concurrencies: [8, 16],
-      postPaths: ['sdk'],
+      postPaths: ['sdk', 'lean'],
       systemConcurrency: 16,
       repeats: 2,
       // The regression guard for the quiet window: every post takes 100 ms, so via SQS the first
@@ -198,25 +199,33 @@ describe('bench: smoke runs at tiny sizes', function () {
     expect(fanout.rows.map((r) => `${r.subscribers} ${r.approach} ${r.postPath ?? '-'} ${r.concurrency}${r.estimated ? ' est' : ''}`)).to.deep.equal([
       '10 ours sdk 8',
       '10 ours sdk 16',
+      '10 ours lean 8',
+      '10 ours lean 16',
       '10 ours-sqs - 16',
       '10 article - unbounded',
       '10 sequential - 1 est',
       '20 ours sdk 8',
       '20 ours sdk 16',
+      '20 ours lean 8',
+      '20 ours lean 16',
       '20 ours-sqs - 16',
       '20 article - unbounded',
       '20 sequential - 1 est',
     ]);
     // ABCABC, not AAABBB: the measured runs of the first size, in the order they ran.
     const measured = labels.filter((l) => / #\d+: /.test(l) && !l.includes('throttled')).map((l) => l.trim().split(':')[0]);
-    expect(measured.slice(0, 10)).to.deep.equal([
+    expect(measured.slice(0, 14)).to.deep.equal([
       'ours sdk c=8 #1',
       'ours sdk c=16 #1',
+      'ours lean c=8 #1',
+      'ours lean c=16 #1',
       'ours via SQS c=16 #1',
       'article #1',
       'sequential (3 posts) #1',
       'ours sdk c=8 #2',
       'ours sdk c=16 #2',
+      'ours lean c=8 #2',
+      'ours lean c=16 #2',
       'ours via SQS c=16 #2',
       'article #2',
       'sequential (3 posts) #2',
@@ -241,10 +250,13 @@ describe('bench: smoke runs at tiny sizes', function () {
     expect(answers('article')).to.deep.equal(['HTTP 200']);
     expect(fanout.rows.find((r) => r.approach === 'ours' && r.concurrency === 8)?.boundPerSecond).to.equal(80);
     // The article's bound comes from its SDK client's agent: 50 sockets / 100 ms.
-    expect(fanout).to.include({ articleSocketLimit: 50, articleSocketLimitSource: 'agent', shippedPostPath: 'sdk', repeats: 2 });
+    expect(fanout).to.include({ articleSocketLimit: 50, articleSocketLimitSource: 'agent', shippedPostPath: 'lean', repeats: 2 });
     expect(fanout.rows.find((r) => r.approach === 'article')?.boundPerSecond).to.equal(500);
     expect(fanout.comparison).to.deep.equal({ subscribers: 20, concurrency: 16 });
-    expect(fanoutComparison(fanout).oursOverArticle.sdk?.perRepeat.n).to.equal(2);
+    const comparison = fanoutComparison(fanout);
+    expect(comparison.oursOverArticle.sdk?.perRepeat.n).to.equal(2);
+    expect(comparison.oursOverArticle.lean?.perRepeat.n).to.equal(2);
+    expect(comparison.cpuLeanOverSdk?.value).to.be.greaterThan(0);
 
     expect(fanout.throttlePerSecond).to.be.below(fanout.throttleRequestedPerSecond);
     expect(fanout.throttlePerSecond).to.be.at.most(fanout.peakPerSecond / 2);
@@ -261,15 +273,11 @@ describe('bench: smoke runs at tiny sizes', function () {
     }
   });
 
-  it('the lean post path fails with a clear error until it is wired in (the plan leaves it out)', async () => {
-    const publishers = makePublishers({ ...publisherTarget((side as AwsSide).outputs) });
-    try {
-      let error: Error | undefined;
-      await publishers.publish({ approach: 'ours', postPath: 'lean', concurrency: 4, topic: 't', id: 'm', receives: 1 }).catch((e: Error) => (error = e));
-      expect(error?.message).to.equal('lean path not available yet');
-    } finally {
-      publishers.destroy();
-    }
+  it('our handler runs as one invocation with no shared budget, and has the delivery queue it needs', () => {
+    const target = publisherTarget((side as AwsSide).outputs);
+    const config = loadConfig(publishEnv(target, 4));
+    expect(config).to.include({ sliceThreshold: SINGLE_INVOCATION_THRESHOLD, rateBudget: 0, publishConcurrency: 4, deliveryQueueUrl: target.deliveryQueueUrl, deliveryDlqUrl: target.deliveryDlqUrl });
+    expect(config.aws.sqsEndpoint).to.equal(target.sqsEndpoint);
   });
 
   it('restarting the publisher process cuts off the run in flight, and the fresh process publishes', async () => {
