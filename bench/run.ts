@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: fan-out speed and CPU per delivery, loss under throttling, read cost per
- * publish and Lambda package size, each compared side by side in this one run (every fan-out
+ * `npm run bench`: fan-out speed and CPU per delivery, loss under throttling, a topic of
+ * 100,000 under an account-wide rate limit (one invocation vs sliced) with its extrapolation to
+ * AWS (cost per delivery, memory, slice threshold), read cost per publish and Lambda package size, each compared side by side in this one run (every fan-out
  * and throttling cell three times, the approaches taking turns). Progress goes to stderr; the
  * results (Markdown) go to stdout and to bench/results.md.
  *
@@ -16,6 +17,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ENV } from '../protocol/env';
 import { runBundles } from './bundles';
 import { runFanout } from './fanout';
+import { runLargeTopic } from './large-topic';
+import { CONFIG_DEFAULTS } from '../protocol/stack-settings';
 import { startAwsSide } from './lib/aws-side';
 import { machineInfo } from './lib/machine';
 import { SINGLE_INVOCATION_ENV } from './lib/publishers';
@@ -29,11 +32,26 @@ const REPO_ROOT = path.resolve(__dirname, '..');
 export async function runBench(plan: BenchPlan, command: string, progress: Progress): Promise<BenchResults> {
   const started = Date.now();
   const results: BenchResults = { machine: machineInfo(), date: new Date().toISOString(), command, durationMs: 0 };
-  if (plan.sections.includes('fanout')) {
+  if (plan.sections.includes('fanout') || plan.sections.includes('large')) {
     progress('starting the local system (worker thread)');
     const side = await startAwsSide({ env: { [ENV.publishConcurrency]: String(plan.systemConcurrency), ...SINGLE_INVOCATION_ENV }, visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds });
     try {
-      results.fanout = await runFanout(side, { ...plan, progress });
+      if (plan.sections.includes('fanout')) results.fanout = await runFanout(side, { ...plan, progress });
+      if (plan.sections.includes('large')) {
+        results.largeTopic = await runLargeTopic(side, {
+          subscribers: plan.large.subscribers,
+          latencyMs: plan.latencyMs,
+          concurrency: plan.systemConcurrency,
+          deliverEnvironments: plan.large.deliverEnvironments,
+          deliveryBatchSize: CONFIG_DEFAULTS.deliveryBatchSize,
+          sliceThreshold: CONFIG_DEFAULTS.sliceThreshold,
+          sliceSize: CONFIG_DEFAULTS.sliceSize,
+          bucketShareOfCeiling: plan.large.bucketShareOfCeiling,
+          functionTimeoutMs: CONFIG_DEFAULTS.publishTimeoutSeconds * 1000,
+          runDeadlineMs: plan.large.runDeadlineMs,
+          progress,
+        });
+      }
     } finally {
       await side.stop();
     }

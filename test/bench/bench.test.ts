@@ -18,6 +18,7 @@ import { FULL_PLAN, quickPlan, scalePlan } from '../../bench/plan';
 import { runReadCost, type ReadCostRow } from '../../bench/read-cost';
 import { fanoutComparison, fanoutTable, renderResults, suggestedConcurrency } from '../../bench/report';
 import { ENV } from '../../protocol/env';
+import { runLargeTopic } from '../../bench/large-topic';
 import * as path from 'node:path';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -300,6 +301,43 @@ describe('bench: smoke runs at tiny sizes', function () {
       await aws.setFaults({});
       await publishers.stop();
     }
+  });
+
+  it('large topic: the ceiling, then one invocation and slices under a bucket scaled to it, every subscriber reached once, nothing dead-lettered', async () => {
+    const lines: string[] = [];
+    const large = await runLargeTopic(side as AwsSide, {
+      subscribers: 300,
+      latencyMs: 5,
+      concurrency: 8,
+      deliverEnvironments: 2,
+      deliveryBatchSize: 2,
+      sliceThreshold: 50,
+      sliceSize: 50,
+      bucketShareOfCeiling: 0.7,
+      functionTimeoutMs: 10_000,
+      runDeadlineMs: 30_000,
+      progress: (line) => lines.push(line),
+    });
+    expect(large.runs.map((r) => r.variant)).to.deep.equal(['ceiling', 'single', 'sliced', 'sliced-budget-at-bucket']);
+    expect(large.bucketPerSecond).to.equal(Math.max(10, Math.round((0.7 * large.ceilingPerSecond) / 10) * 10));
+    expect(large.rateBudget).to.equal(Math.ceil(large.bucketPerSecond / large.sliceBudgetShare));
+    for (const run of large.runs) {
+      expect(run.result.delivered, run.variant).to.equal(300);
+      expect(run.result.duplicates, run.variant).to.equal(0);
+      expect(run.deadLettered, run.variant).to.equal(0);
+      expect(run.cpuPerDeliveryUs, run.variant).to.be.greaterThan(0);
+      expect(run.answer, run.variant).to.equal('record succeeded');
+    }
+    const [ceiling, single, sliced, atBucket] = large.runs;
+    expect(ceiling).to.include({ bucketPerSecond: undefined, rateBudget: 0, sliceThreshold: 50 });
+    expect(single).to.include({ bucketPerSecond: large.bucketPerSecond, rateBudget: large.rateBudget, sliceThreshold: SINGLE_INVOCATION_THRESHOLD });
+    expect(single.deliver).to.equal(undefined);
+    // 250 of 300 subscribers in slices of 50: 5 jobs, taken by the delivery environments.
+    expect(sliced.deliver).to.include({ environments: 2, records: 5, failedRecords: 0 });
+    expect(atBucket.rateBudget).to.equal(large.bucketPerSecond);
+    const markdown = renderResults({ machine: machineInfo(), date: '2026-01-01T00:00:00.000Z', command: 'x', durationMs: 1, largeTopic: large });
+    expect(markdown).to.contain('## Large topic: 300 subscribers under an account-wide bucket');
+    expect(markdown).to.contain('## Extrapolated to AWS');
   });
 
   it('read cost: the GSI query reads only the topic, the Scan reads every item', async () => {
