@@ -311,7 +311,7 @@ export function modelInputs(results: BenchResults): ModelInputs {
   return inputs;
 }
 
-const MEMORY_CANDIDATES = [512, 1024, 1769, 2048];
+const MEMORY_CANDIDATES = [512, 1024, 1536, 1769, 2048];
 const usd = (n: number) => `$${n < 0.01 ? n.toFixed(4) : n.toFixed(3)}`;
 
 /** The AWS model: cost per million deliveries by memory, the memory and slice threshold the numbers favour, and the large topic at the account limit. */
@@ -453,7 +453,8 @@ export function renderResults(results: BenchResults): string {
         `This machine's own ceiling was measured first: the sliced path with no bucket and no budget delivered **${formatInt(l.ceilingPerSecond)}/s**; the bucket is ${formatPercent(l.bucketShareOfCeiling, 0)} of that, **${formatInt(l.bucketPerSecond)}/s**, so the bucket binds and not this machine's CPU (N ÷ bucket = ${formatMs(ideal)}). ` +
         `Sliced: publish (the lean path, PUBLISH_CONCURRENCY ${l.concurrency}) posts to the first ${formatInt(l.sliceThreshold)} itself and queues the rest as slice jobs of ${formatInt(l.sliceSize)} on a delivery queue, which ${l.deliverEnvironments} delivery environments — each a process of its own with its own clients, as concurrent Lambda invocations — take ${l.deliveryBatchSize} at a time. ` +
         `All share one RATE_BUDGET through the ledger; the delivery function takes at most ${l.sliceBudgetShare} of it, so RATE_BUDGET is set to bucket ÷ ${l.sliceBudgetShare} = ${formatInt(l.rateBudget)} (the last run sets it to the bucket itself, to show what that share costs). ` +
-        'CPU per delivery adds up every process that posted (publisher and delivery environments, SQS calls included). One run per variant.',
+        'CPU per delivery adds up every process that posted (publisher and delivery environments, SQS calls included). One run per variant. ' +
+        "N ÷ bucket ignores the bucket's one-second burst, which lets any run finish up to a second sooner.",
       '',
       largeTopicTable(l),
       '',
