@@ -377,7 +377,9 @@ export function awsModelLines(results: BenchResults): string[] {
       `At RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} (the whole account limit): ${formatInt(atLimit.slicedPerSecond)}/s → **${formatNumber(atLimit.slicedS, 1)} s**. ` +
       (needed === undefined
         ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE} no RATE_BUDGET within the account limit gives that (it would take RATE_BUDGET ≥ ${formatInt(Math.ceil((n - base.sliceThreshold) / (12 - a.sliceOverheadS) / SLICE_BUDGET_SHARE / 100) * 100)}, above the limit, leaving the 429 back-off to do the limiting); at RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} it needs a share of at least ${formatNumber(shareNeeded, 2)}.`
-        : `≤ 12 s needs RATE_BUDGET ≥ **${formatInt(needed)}**.`),
+        : needed > a.accountLimitPerSecond
+          ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE} that is RATE_BUDGET ≥ **${formatInt(needed)}**, above the account limit (API Gateway's 429s and the fan-out's back-off would then do the limiting, and every other API of the account would feel it); within the limit, RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} with a slice share of at least ${formatNumber(shareNeeded, 2)} does it.`
+          : `≤ 12 s needs RATE_BUDGET ≥ **${formatInt(needed)}**.`),
   ];
 }
 

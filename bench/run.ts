@@ -9,8 +9,9 @@
  *   npm run bench -- --quick         tiny sizes, for a smoke run
  *   BENCH_SCALE=0.1 npm run bench    every count scaled down (also --scale 0.1)
  *   npm run bench -- --only read,bundles --out /tmp/results.md
+ *   npm run bench -- --render bench/out/results.json   re-render the last run's numbers
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -92,8 +93,15 @@ async function main(argv: string[]): Promise<void> {
     .option('--scale <factor>', 'scale every count by this factor in (0, 1] (env BENCH_SCALE)', parseScale)
     .option('--only <sections>', `comma-separated subset of ${SECTIONS.join(',')}`, parseSections)
     .option('--out <file>', 'where to write the results', path.join('bench', 'results.md'))
+    .option('--render <results.json>', 'measure nothing: render the results of an earlier run (bench/out/results.json) with the current report code')
     .parse(argv);
-  const opts = program.opts<{ quick?: boolean; scale?: number; only?: Section[]; out: string }>();
+  const opts = program.opts<{ quick?: boolean; scale?: number; only?: Section[]; out: string; render?: string }>();
+  if (opts.render) {
+    const earlier = JSON.parse(readFileSync(opts.render, 'utf8')) as BenchResults;
+    writeFileSync(path.resolve(opts.out), renderResults(earlier));
+    process.stderr.write(`rendered ${opts.render} to ${opts.out}\n`);
+    return;
+  }
   const envScale = process.env.BENCH_SCALE;
   const scale = opts.scale ?? (envScale ? parseScale(envScale) : undefined);
   let plan = opts.quick ? quickPlan() : FULL_PLAN;

@@ -19,6 +19,7 @@ import { runReadCost, type ReadCostRow } from '../../bench/read-cost';
 import { fanoutComparison, fanoutTable, renderResults, suggestedConcurrency } from '../../bench/report';
 import { ENV } from '../../protocol/env';
 import { runLargeTopic } from '../../bench/large-topic';
+import { budgetForTime, costPerMillion, estimateLargeTopic, invocationRate, sliceBreakEven, suggestedMemory } from '../../bench/lib/aws-model';
 import * as path from 'node:path';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +73,32 @@ describe('bench: helpers', () => {
     expect(small.topicSubscribers).to.equal(10);
     expect(() => scalePlan(FULL_PLAN, 0)).to.throw(/scale/);
     expect(() => scalePlan(FULL_PLAN, 2)).to.throw(/scale/);
+  });
+
+  it('the AWS model: CPU-bound invocations cost the same per delivery at any memory up to the concurrency bound; memory, slices and the large topic by the numbers', () => {
+    const p = { cpuUsPerDelivery: 100, concurrency: 64, latencyMs: 20 };
+    // 1,769 MB: one vCPU, 10,000/s of CPU, but 64 in flight / 20 ms = 3,200/s.
+    expect(invocationRate(1769, p)).to.equal(3200);
+    expect(invocationRate(442.25, p)).to.be.closeTo(2500, 1e-6);
+    expect(invocationRate(4000, p)).to.equal(3200);
+    // CPU-bound below ~566 MB: the same cost per delivery; above, memory only adds cost.
+    expect(costPerMillion(256, p, 1)).to.be.closeTo(costPerMillion(512, p, 1), 1e-9);
+    expect(costPerMillion(1024, p, 1)).to.be.closeTo((1e6 / 3200) * 1, 1e-9);
+    expect(costPerMillion(2048, p, 1)).to.be.closeTo(2 * costPerMillion(1024, p, 1), 1e-9);
+    // With 2x headroom (200 us): 3,200/s needs 0.64 vCPU = 1,132 MB.
+    expect(suggestedMemory([512, 1024, 1536, 2048], p, 2)).to.equal(1536);
+    expect(suggestedMemory([512, 1024, 1536, 2048], p, 1)).to.equal(1024);
+    expect(sliceBreakEven(3000, 500, 0.3)).to.equal(1400);
+    const model = { subscribers: 100_000, accountLimit: 10_000, sliceShare: 0.75, sliceThreshold: 1000, perInvocation: 2000, deliveryConcurrency: 20, overheadS: 1, timeoutS: 60 };
+    const atDefault = estimateLargeTopic({ ...model, rateBudget: 5000 });
+    expect(atDefault).to.deep.include({ singlePerSecond: 2000, singleS: 50, singleFits: true, slicedPerSecond: 3750, slicedBoundBy: 'rate budget share' });
+    expect(atDefault.slicedS).to.be.closeTo(1 + 99_000 / 3750, 1e-9);
+    expect(estimateLargeTopic({ ...model, rateBudget: 0 })).to.deep.include({ slicedPerSecond: 10_000, slicedBoundBy: 'account limit' });
+    expect(estimateLargeTopic({ ...model, rateBudget: 0, deliveryConcurrency: 2 })).to.deep.include({ slicedPerSecond: 4000, slicedBoundBy: 'delivery concurrency' });
+    // 12 s: 99,000 in 11 s = 9,000/s of slices = a budget of 12,000 at share 0.75; within the account limit only at a larger share.
+    expect(budgetForTime(model, 12)).to.equal(12_000);
+    expect(budgetForTime({ ...model, sliceShare: 0.9 }, 12)).to.equal(10_000);
+    expect(budgetForTime({ ...model, accountLimit: 8000 }, 12)).to.equal(undefined);
   });
 
   it('renders Markdown tables and refuses ragged rows', () => {
