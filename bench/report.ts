@@ -342,7 +342,7 @@ export function awsModelLines(results: BenchResults): string[] {
   const leanCpu = inputs.lean ?? measured[0][1];
   const memory = suggestedMemory(MEMORY_CANDIDATES, posting(leanCpu), a.cpuHeadroom);
   const perInvocation = invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(inputs.sliced ?? leanCpu));
-  const breakEven = sliceBreakEven(invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(leanCpu)), CONFIG_DEFAULTS.sliceSize, a.sliceHopS);
+  const breakEven = sliceBreakEven(invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(leanCpu)), a.sliceHopS);
   const n = 100_000;
   const base = {
     subscribers: n,
@@ -369,8 +369,8 @@ export function awsModelLines(results: BenchResults): string[] {
     '',
     `- **Publish memory**: the smallest size at which one invocation reaches its concurrency bound even with ${a.cpuHeadroom}× the CPU measured here (a slower vCPU, bursts of retries) is **${formatInt(memory)} MB** (default ${formatInt(CONFIG_DEFAULTS.publishMemoryMb)} MB). ` +
       `At ${formatInt(memory)} MB the lean path costs ${usd(costPerMillion(memory, posting(leanCpu), LAMBDA_PRICE_PER_GB_S.arm64))} per million deliveries on arm64; one vCPU (${formatInt(MB_PER_VCPU)} MB) would cost ${usd(costPerMillion(MB_PER_VCPU, posting(leanCpu), LAMBDA_PRICE_PER_GB_S.arm64))} for no more speed.`,
-    `- **SLICE_THRESHOLD**: one invocation at ${formatInt(CONFIG_DEFAULTS.publishMemoryMb)} MB posts ~${formatInt(invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(leanCpu)))}/s; slices of ${formatInt(CONFIG_DEFAULTS.sliceSize)} add a queue hop (assumed ~${formatNumber(a.sliceHopS, 1)} s for SendMessageBatch and the mapping's pick-up) and then run in parallel, ` +
-      `so slicing finishes sooner above about **${formatInt(breakEven)}** subscribers (break-even: rate × (hop + slice ÷ rate)); below, the hop only adds latency. The default is ${formatInt(CONFIG_DEFAULTS.sliceThreshold)}.`,
+    `- **SLICE_THRESHOLD**: one invocation at ${formatInt(CONFIG_DEFAULTS.publishMemoryMb)} MB posts ~${formatInt(invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(leanCpu)))}/s; the slices beyond the threshold first travel through the delivery queue (assumed ~${formatNumber(a.sliceHopS, 1)} s: SendMessageBatch and the mapping's pick-up), then run in parallel. ` +
+      `A message reaches everyone soonest when publish's own part ends as the slices start: threshold ≈ rate × hop ≈ **${formatInt(breakEven)}** (below, publish waits idle for the slices; above, its own part finishes last). The default is ${formatInt(CONFIG_DEFAULTS.sliceThreshold)}.`,
     `- **100,000 subscribers in AWS** (account limit ${formatInt(a.accountLimitPerSecond)}/s, ${formatInt(CONFIG_DEFAULTS.deliveryMaximumConcurrency)} delivery invocations at ~${formatInt(perInvocation)}/s each, ${a.sliceOverheadS} s until the slices post, SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE}): ` +
       `one invocation would post at ${formatInt(atDefault.singlePerSecond)}/s and need ${formatNumber(atDefault.singleS, 1)} s (${atDefault.singleFits ? 'within' : 'past'} its ${a.publishTimeoutS} s timeout). ` +
       `Sliced at the default RATE_BUDGET ${formatInt(CONFIG_DEFAULTS.rateBudget)}: the slices get ${formatInt(atDefault.slicedPerSecond)}/s (bound by the ${atDefault.slicedBoundBy}) → **${formatNumber(atDefault.slicedS, 1)} s**. ` +
@@ -462,9 +462,11 @@ export function renderResults(results: BenchResults): string {
       '',
       ...(sliced && single
         ? [
-            `Sliced reached the last subscriber in ${formatMs(sliced.result.durationMs)}, ${formatNumber(sliced.result.durationMs / ideal, 2)} × N ÷ bucket (target ≤ 1.15×); one invocation in ${formatMs(single.result.durationMs)} (${formatNumber(single.result.durationMs / ideal, 2)}×). ` +
-              'On this machine one invocation is not CPU-starved the way a Lambda is: the publisher processes all share the same core or so, so one invocation here can keep up with a bucket sized to the whole machine. ' +
-              'In AWS one invocation has one vCPU at most and a timeout; the model below carries the measured CPU per delivery there.',
+            `Sliced reached the last subscriber in ${formatMs(sliced.result.durationMs)}, **${formatNumber(sliced.result.durationMs / ideal, 2)} × N ÷ bucket** (target ≤ 1.15×), with ${formatInt(sliced.throttled)} 429s; one invocation in ${formatMs(single.result.durationMs)} (**${formatNumber(single.result.durationMs / ideal, 2)}×**). ` +
+              (single.result.durationMs / ideal > 1.15
+                ? `One invocation could not keep up with the bucket: it is bound by its own posts in flight (${l.concurrency} ÷ ${l.latencyMs} ms = ${formatInt(l.concurrency / (l.latencyMs / 1000))}/s at best) and its one process's CPU, while the slices spread the same work over ${l.deliverEnvironments} environments. `
+                : 'On this machine one invocation kept up with the bucket: the processes share the same two cores, so one invocation here is not CPU-starved the way a Lambda (one vCPU at most) is. ') +
+              'In AWS one invocation also has a timeout; the model below carries the CPU per delivery measured here to Lambda.',
           ]
         : []),
     );

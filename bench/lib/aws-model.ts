@@ -123,10 +123,12 @@ export function budgetForTime(m: Omit<LargeTopicModel, 'rateBudget'>, targetS: n
 }
 
 /**
- * The topic size above which slicing beats one invocation: one invocation takes size ÷ rate;
- * sliced, the last slice ends about overhead + sliceSize ÷ rate after the start (slices run in
- * parallel). Below that size the queue's hop only adds latency.
+ * The SLICE_THRESHOLD the numbers favour: publish posts to the first `threshold` subscribers
+ * itself while the slices of the rest travel through the delivery queue (`hopS`); the message
+ * reaches everyone soonest when the inline part ends as the slices start, i.e. threshold = one
+ * invocation's rate × the hop. A smaller threshold leaves publish idle while the slices travel;
+ * a larger one makes the inline part the last to finish.
  */
-export function sliceBreakEven(perInvocation: number, sliceSize: number, overheadS: number): number {
-  return perInvocation * (overheadS + sliceSize / perInvocation);
+export function sliceBreakEven(perInvocation: number, hopS: number): number {
+  return perInvocation * hopS;
 }

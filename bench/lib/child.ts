@@ -28,8 +28,10 @@ export async function spawnChild(entry: string, initArg: unknown): Promise<Child
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
-  child.stdout?.pipe(process.stderr);
-  child.stderr?.pipe(process.stderr);
+  // Copied, not piped: a pipe adds listeners to process.stderr per child, and a run starts dozens.
+  const toStderr = (chunk: Buffer) => process.stderr.write(chunk);
+  child.stdout?.on('data', toStderr);
+  child.stderr?.on('data', toStderr);
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let seq = 0;
   let failure: Error | undefined;
