@@ -385,8 +385,10 @@ describe('bench: smoke runs at tiny sizes', function () {
   it('bundles: builds a handler as deployed and loads it in fresh processes, source maps on, off and inlined; the report has every section', async () => {
     const outDir = mkdtempSync(path.join(tmpdir(), 'bench-bundles-'));
     try {
-      const bundles = await runBundles({ repoRoot: path.resolve(__dirname, '../..'), outDir, handlers: ['default'], initRuns: 1, progress: silentProgress });
-      expect(bundles).to.have.length(1);
+      // publish too: its makeHandler needs the most configuration (the delivery queue), and a bundle whose handler cannot be built fails the run.
+      const bundles = await runBundles({ repoRoot: path.resolve(__dirname, '../..'), outDir, handlers: ['default', 'publish'], initRuns: 1, progress: silentProgress });
+      expect(bundles.map((x) => x.handler)).to.deep.equal(['default', 'publish']);
+      expect(bundles[1].loadAndBuild?.cpuMs).to.be.greaterThan(0);
       const [b] = bundles;
       expect(b.handler).to.equal('default');
       expect(b.bytes).to.be.greaterThan(10_000);
@@ -399,6 +401,7 @@ describe('bench: smoke runs at tiny sizes', function () {
       expect(b.loadAndBuild?.wallMs).to.be.at.least(b.load?.wallMs as number);
       // What was loaded: the deployed pair, and the copy whose map is a data URL.
       expect(readdirSync(path.join(outDir, 'default')).sort()).to.deep.equal(['index.js', 'index.js.map']);
+      expect(readdirSync(path.join(outDir, 'publish')).sort()).to.deep.equal(['index.js', 'index.js.map']);
       expect(readFileSync(path.join(outDir, 'default-inline-map', 'index.js'), 'utf8')).to.contain('sourceMappingURL=data:application/json;base64,');
 
       const markdown = renderResults({ machine: machineInfo(), date: '2026-01-01T00:00:00.000Z', command: 'npm run bench -- --quick', durationMs: 1, fanout, readCost, bundles });
