@@ -61,6 +61,8 @@ const LAMBDA_ENV: Record<string, string> = {
   AWS_SECRET_ACCESS_KEY: 'bench',
   [ENV.tableName]: 'realtime-connections',
   [ENV.managementEndpoint]: 'https://abcdefghij.execute-api.us-east-1.amazonaws.com/prod',
+  [ENV.deliveryQueueUrl]: 'https://sqs.us-east-1.amazonaws.com/123456789012/realtime-delivery',
+  [ENV.deliveryDlqUrl]: 'https://sqs.us-east-1.amazonaws.com/123456789012/realtime-delivery-dlq',
   [ENV.logLevel]: 'ERROR',
   POWERTOOLS_METRICS_DISABLED: 'true',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -11,7 +11,7 @@ import { LOCAL_DEFAULTS } from '../local/system';
 import { DEFAULTS } from '../protocol/limits';
 import type { PostPath } from './lib/publishers';
 
-export const SECTIONS = ['fanout', 'read', 'bundles'] as const;
+export const SECTIONS = ['fanout', 'large', 'read', 'bundles'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchPlan {
@@ -39,6 +39,11 @@ export interface BenchPlan {
   /** Rate limit (posts/s), seconds of traffic at that rate per publish, receives before the DLQ. */
   throttle: { perSecond: number; seconds: number; maxReceives: number };
   runDeadlineMs: number;
+  /**
+   * The large-topic scenario: subscribers, concurrent delivery environments (processes), the
+   * bucket as a share of the measured ceiling, and the run deadline.
+   */
+  large: { subscribers: number; deliverEnvironments: number; bucketShareOfCeiling: number; runDeadlineMs: number };
   /** Read cost: subscription rows of the tables, subscribers of the published topic. */
   readRows: number[];
   topicSubscribers: number;
@@ -51,8 +56,7 @@ export const FULL_PLAN: BenchPlan = {
   sections: SECTIONS,
   sizes: [1_000, 5_000, 20_000],
   concurrencies: [32, 64, 128],
-  // TODO(h11-lean): add 'lean' once branch h11-lean is merged (bench/lib/publishers.ts builds it).
-  postPaths: ['sdk'],
+  postPaths: ['sdk', 'lean'],
   repeats: 3,
   systemConcurrency: DEFAULTS.publishConcurrency,
   latencyMs: 20,
@@ -61,6 +65,8 @@ export const FULL_PLAN: BenchPlan = {
   visibilityTimeoutSeconds: 600,
   throttle: { perSecond: 2_000, seconds: 10, maxReceives: LOCAL_DEFAULTS.maxReceiveCount },
   runDeadlineMs: 90_000,
+  // Four environments: more only share the same two cores (the stack allows 20 in AWS).
+  large: { subscribers: 100_000, deliverEnvironments: 4, bucketShareOfCeiling: 0.7, runDeadlineMs: 300_000 },
   readRows: [10_000, 100_000],
   topicSubscribers: 100,
   subscriptionsPerConnection: 5,
@@ -81,6 +87,7 @@ export function scalePlan(plan: BenchPlan, scale: number): BenchPlan {
     sequentialMaxPosts: s(plan.sequentialMaxPosts, 5),
     viaQueueMaxSubscribers: s(plan.viaQueueMaxSubscribers, 5),
     throttle: { ...plan.throttle, perSecond: s(plan.throttle.perSecond, 1) },
+    large: { ...plan.large, subscribers: s(plan.large.subscribers, 50) },
     readRows: [...new Set(plan.readRows.map((n) => s(n, topicSubscribers * plan.subscriptionsPerConnection)))],
     topicSubscribers,
   };

@@ -7,6 +7,10 @@ import { POST_PATHS, type PostPath } from './lib/publishers';
 import { spread, type Spread } from './lib/stats';
 import type { MachineInfo } from './lib/machine';
 import type { ReadCostRow } from './read-cost';
+import type { LargeTopicResults, LargeTopicVariant } from './large-topic';
+import { SLICE_BUDGET_SHARE } from '../functions/handlers/deliver';
+import { CONFIG_DEFAULTS } from '../protocol/stack-settings';
+import { AWS_ASSUMPTIONS, costPerMillion, estimateLargeTopic, budgetForTime, invocationRate, LAMBDA_PRICE_PER_GB_S, MB_PER_VCPU, sliceBreakEven, suggestedMemory, vcpuOf, type PostingCost } from './lib/aws-model';
 
 export interface BenchResults {
   machine: MachineInfo;
@@ -16,6 +20,7 @@ export interface BenchResults {
   /** 1, 5 and 15-minute load averages when the run ended. */
   loadAverageAtEnd?: number[];
   fanout?: FanoutResults;
+  largeTopic?: LargeTopicResults;
   readCost?: ReadCostRow[];
   bundles?: BundleRow[];
 }
@@ -148,7 +153,7 @@ function ratioLines(results: FanoutResults): string[] {
     `At ${formatInt(c.subscribers)} subscribers, ours at concurrency ${c.concurrency}, medians of ${c.repeats} repeats:`,
     '',
     `- CPU per delivery, lean / SDK: ` +
-      (lean ? `**${times(lean)}** (${formatInt(lean.numerator)} / ${formatInt(lean.denominator)} µs${repeats(lean)})` : 'not measured in this run (the lean post path is not wired into the benchmark yet)'),
+      (lean ? `**${times(lean)}** (${formatInt(lean.numerator)} / ${formatInt(lean.denominator)} µs${repeats(lean)})` : 'not measured in this run (both post paths must run)'),
     `- Deliveries/s, ours / article: ${paths(c.oursOverArticle, 'per s', formatInt)}`,
     `- CPU per delivery, ours / article: ${paths(c.cpuOursOverArticle, 'µs', formatInt)}`,
   ];
@@ -244,6 +249,140 @@ export function suggestedConcurrency(results: FanoutResults, tolerance = 0.1): {
   return { concurrency: Math.min(...good), subscribers: largest, best };
 }
 
+const LARGE_VARIANT_LABEL: Record<LargeTopicVariant, string> = {
+  ceiling: "sliced, no bucket, no budget: this machine's ceiling",
+  single: 'one invocation (SLICE_THRESHOLD above the topic)',
+  sliced: 'sliced',
+  'sliced-budget-at-bucket': 'sliced, RATE_BUDGET = the bucket',
+};
+
+export function largeTopicTable(l: LargeTopicResults): string {
+  const rows = l.runs.map((r) => {
+    const ideal = r.bucketPerSecond ? (l.subscribers / r.bucketPerSecond) * 1000 : NaN;
+    return [
+      LARGE_VARIANT_LABEL[r.variant],
+      r.bucketPerSecond ? formatInt(r.bucketPerSecond) : 'none',
+      r.rateBudget > 0 ? formatInt(r.rateBudget) : '0 (off)',
+      r.sliceThreshold >= l.subscribers ? 'above the topic' : formatInt(r.sliceThreshold),
+      `${formatInt(r.result.delivered)}/${formatInt(r.result.expected)}`,
+      formatInt(r.result.duplicates),
+      formatMs(r.result.firstMs),
+      formatMs(r.result.durationMs),
+      Number.isFinite(ideal) ? `${formatMs(ideal)} (**${formatNumber(r.result.durationMs / ideal, 2)}×**)` : '—',
+      formatInt(r.result.deliveriesPerSecond),
+      formatInt(r.posts),
+      formatInt(r.throttled),
+      formatInt(r.cpuPerDeliveryUs),
+      r.deliver ? `${formatInt(r.deliver.invocations)} (${formatInt(r.deliver.records)} jobs)` : '—',
+      formatInt(r.deadLettered),
+    ];
+  });
+  return markdownTable(
+    ['Variant', 'Bucket /s', 'RATE_BUDGET', 'SLICE_THRESHOLD', 'Delivered', 'Duplicates', 'Send → first receipt', 'Send → last receipt', 'N ÷ bucket (last ÷ it)', 'Deliveries/s', 'POSTs', '429s', 'CPU µs per delivery', 'Delivery invocations', 'Delivery DLQ'],
+    rows,
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  );
+}
+
+/** CPU µs per delivery the model starts from: ours (lean, SDK) and the article's at the comparison size, and the sliced path's. */
+export interface ModelInputs {
+  lean?: number;
+  sdk?: number;
+  article?: number;
+  /** Publisher + delivery environments per delivery, the sliced run without a bucket. */
+  sliced?: number;
+  /** Where the fan-out numbers come from. */
+  subscribers?: number;
+  concurrency?: number;
+}
+
+export function modelInputs(results: BenchResults): ModelInputs {
+  const inputs: ModelInputs = {};
+  if (results.fanout) {
+    const c = fanoutComparison(results.fanout);
+    inputs.subscribers = c.subscribers;
+    inputs.concurrency = c.concurrency;
+    inputs.lean = c.cpuOursOverArticle.lean?.numerator;
+    inputs.sdk = c.cpuOursOverArticle.sdk?.numerator;
+    inputs.article = c.cpuOursOverArticle.lean?.denominator ?? c.cpuOursOverArticle.sdk?.denominator;
+  }
+  const ceiling = results.largeTopic?.runs.find((r) => r.variant === 'ceiling');
+  if (ceiling && Number.isFinite(ceiling.cpuPerDeliveryUs)) inputs.sliced = ceiling.cpuPerDeliveryUs;
+  return inputs;
+}
+
+const MEMORY_CANDIDATES = [512, 1024, 1536, 1769, 2048];
+const usd = (n: number) => `$${n < 0.01 ? n.toFixed(4) : n.toFixed(3)}`;
+
+/** The AWS model: cost per million deliveries by memory, the memory and slice threshold the numbers favour, and the large topic at the account limit. */
+export function awsModelLines(results: BenchResults): string[] {
+  const inputs = modelInputs(results);
+  const a = AWS_ASSUMPTIONS;
+  const concurrency = CONFIG_DEFAULTS.publishConcurrency;
+  const posting = (cpuUsPerDelivery: number): PostingCost => ({ cpuUsPerDelivery, concurrency, latencyMs: a.postLatencyMs });
+  const paths: [string, number | undefined][] = [
+    ['ours, lean path (shipped)', inputs.lean],
+    ['ours, sliced (publish + delivery environments, incl. SQS)', inputs.sliced],
+    ['ours, SDK path', inputs.sdk],
+    ["article's Promise.all (SDK)", inputs.article],
+  ];
+  const measured = paths.filter((p): p is [string, number] => p[1] !== undefined && Number.isFinite(p[1]));
+  if (measured.length === 0) return ['No CPU per delivery was measured in this run: nothing to extrapolate.'];
+  const rows = measured.flatMap(([label, cpu]) =>
+    MEMORY_CANDIDATES.map((mb) => [
+      label,
+      formatInt(cpu),
+      `${formatInt(mb)} MB${mb === CONFIG_DEFAULTS.publishMemoryMb ? ' (default)' : ''}`,
+      formatNumber(vcpuOf(mb), 2),
+      formatInt(invocationRate(mb, posting(cpu))),
+      usd(costPerMillion(mb, posting(cpu), LAMBDA_PRICE_PER_GB_S.arm64)),
+      usd(costPerMillion(mb, posting(cpu), LAMBDA_PRICE_PER_GB_S.x86_64)),
+    ]),
+  );
+  const leanCpu = inputs.lean ?? measured[0][1];
+  const memory = suggestedMemory(MEMORY_CANDIDATES, posting(leanCpu), a.cpuHeadroom);
+  const perInvocation = invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(inputs.sliced ?? leanCpu));
+  const breakEven = sliceBreakEven(invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(leanCpu)), a.sliceHopS);
+  const n = 100_000;
+  const base = {
+    subscribers: n,
+    accountLimit: a.accountLimitPerSecond,
+    sliceShare: SLICE_BUDGET_SHARE,
+    sliceThreshold: CONFIG_DEFAULTS.sliceThreshold,
+    perInvocation,
+    deliveryConcurrency: CONFIG_DEFAULTS.deliveryMaximumConcurrency,
+    overheadS: a.sliceOverheadS,
+    timeoutS: a.publishTimeoutS,
+  };
+  const atDefault = estimateLargeTopic({ ...base, rateBudget: CONFIG_DEFAULTS.rateBudget });
+  const atLimit = estimateLargeTopic({ ...base, rateBudget: a.accountLimitPerSecond });
+  const needed = budgetForTime(base, 12);
+  const shareNeeded = (n - base.sliceThreshold) / (12 - a.sliceOverheadS) / a.accountLimitPerSecond;
+  return [
+    `Assumptions: Lambda on-demand price ${usd(LAMBDA_PRICE_PER_GB_S.arm64 * 1e6)} per million GB-s on arm64 (the stack's architecture) and ${usd(LAMBDA_PRICE_PER_GB_S.x86_64 * 1e6)} on x86_64 (us-east-1, first tier; per-request charges of $0.20 per million invocations are left out: one invocation carries a batch); ` +
+      `one vCPU at ${formatInt(MB_PER_VCPU)} MB, CPU in proportion below it, and no faster above it (the fan-out is one JavaScript thread); a Lambda vCPU as fast as one core of this machine; ` +
+      `PostToConnection ${a.postLatencyMs} ms; PUBLISH_CONCURRENCY ${concurrency} (so one invocation posts at most ${formatInt(concurrency / (a.postLatencyMs / 1000))}/s); ` +
+      `CPU per delivery as measured here${inputs.subscribers ? ` (medians at ${formatInt(inputs.subscribers)} subscribers, concurrency ${inputs.concurrency}; the sliced path from the large topic's ceiling run)` : ''}. ` +
+      'An invocation is billed for its wall time × memory: while CPU-bound, the cost per delivery is the same at any memory; once the concurrency bound binds, more memory only costs more.',
+    '',
+    markdownTable(['Path', 'CPU µs per delivery', 'Memory', 'vCPU', 'Deliveries/s per invocation', 'Per million deliveries, arm64', 'x86_64'], rows, ['l', 'r', 'l', 'r', 'r', 'r', 'r']),
+    '',
+    `- **Publish memory**: the smallest size at which one invocation reaches its concurrency bound even with ${a.cpuHeadroom}× the CPU measured here (a slower vCPU, bursts of retries) is **${formatInt(memory)} MB** (default ${formatInt(CONFIG_DEFAULTS.publishMemoryMb)} MB). ` +
+      `At ${formatInt(memory)} MB the lean path costs ${usd(costPerMillion(memory, posting(leanCpu), LAMBDA_PRICE_PER_GB_S.arm64))} per million deliveries on arm64; one vCPU (${formatInt(MB_PER_VCPU)} MB) would cost ${usd(costPerMillion(MB_PER_VCPU, posting(leanCpu), LAMBDA_PRICE_PER_GB_S.arm64))} for no more speed.`,
+    `- **SLICE_THRESHOLD**: one invocation at ${formatInt(CONFIG_DEFAULTS.publishMemoryMb)} MB posts ~${formatInt(invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(leanCpu)))}/s; the slices beyond the threshold first travel through the delivery queue (assumed ~${formatNumber(a.sliceHopS, 1)} s: SendMessageBatch and the mapping's pick-up), then run in parallel. ` +
+      `A message reaches everyone soonest when publish's own part ends as the slices start: threshold ≈ rate × hop ≈ **${formatInt(breakEven)}** (below, publish waits idle for the slices; above, its own part finishes last). The default is ${formatInt(CONFIG_DEFAULTS.sliceThreshold)}.`,
+    `- **100,000 subscribers in AWS** (account limit ${formatInt(a.accountLimitPerSecond)}/s, ${formatInt(CONFIG_DEFAULTS.deliveryMaximumConcurrency)} delivery invocations at ~${formatInt(perInvocation)}/s each, ${a.sliceOverheadS} s until the slices post, SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE}): ` +
+      `one invocation would post at ${formatInt(atDefault.singlePerSecond)}/s and need ${formatNumber(atDefault.singleS, 1)} s (${atDefault.singleFits ? 'within' : 'past'} its ${a.publishTimeoutS} s timeout). ` +
+      `Sliced at the default RATE_BUDGET ${formatInt(CONFIG_DEFAULTS.rateBudget)}: the slices get ${formatInt(atDefault.slicedPerSecond)}/s (bound by the ${atDefault.slicedBoundBy}) → **${formatNumber(atDefault.slicedS, 1)} s**. ` +
+      `At RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} (the whole account limit): ${formatInt(atLimit.slicedPerSecond)}/s → **${formatNumber(atLimit.slicedS, 1)} s**. ` +
+      (needed === undefined
+        ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE} no RATE_BUDGET within the account limit gives that (it would take RATE_BUDGET ≥ ${formatInt(Math.ceil((n - base.sliceThreshold) / (12 - a.sliceOverheadS) / SLICE_BUDGET_SHARE / 100) * 100)}, above the limit, leaving the 429 back-off to do the limiting); at RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} it needs a share of at least ${formatNumber(shareNeeded, 2)}.`
+        : needed > a.accountLimitPerSecond
+          ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE} that is RATE_BUDGET ≥ **${formatInt(needed)}**, above the account limit (API Gateway's 429s and the fan-out's back-off would then do the limiting, and every other API of the account would feel it); within the limit, RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} with a slice share of at least ${formatNumber(shareNeeded, 2)} does it.`
+          : `≤ 12 s needs RATE_BUDGET ≥ **${formatInt(needed)}**.`),
+  ];
+}
+
 const loads = (averages: readonly number[] | undefined) => (averages ?? []).map((n) => formatNumber(n, 1)).join(' / ') || '—';
 
 export function renderResults(results: BenchResults): string {
@@ -301,6 +440,39 @@ export function renderResults(results: BenchResults): string {
       '',
       throttleTable(f),
     );
+  }
+  if (results.largeTopic) {
+    const l = results.largeTopic;
+    const sliced = l.runs.find((r) => r.variant === 'sliced');
+    const single = l.runs.find((r) => r.variant === 'single');
+    const ideal = (l.subscribers / l.bucketPerSecond) * 1000;
+    out.push(
+      '',
+      `## Large topic: ${formatInt(l.subscribers)} subscribers under an account-wide bucket`,
+      '',
+      `One message to one topic of ${formatInt(l.subscribers)} virtual subscribers (opened without $connect; the fan-out never reads connection rows), ${l.latencyMs} ms per management call. ` +
+        "The gateway's token bucket (429 LimitExceededException beyond it, burst one second's worth) stands in for API Gateway's account-wide request rate. " +
+        `This machine's own ceiling was measured first: the sliced path with no bucket and no budget delivered **${formatInt(l.ceilingPerSecond)}/s**; the bucket is ${formatPercent(l.bucketShareOfCeiling, 0)} of that, **${formatInt(l.bucketPerSecond)}/s**, so the bucket binds and not this machine's CPU (N ÷ bucket = ${formatMs(ideal)}). ` +
+        `Sliced: publish (the lean path, PUBLISH_CONCURRENCY ${l.concurrency}) posts to the first ${formatInt(l.sliceThreshold)} itself and queues the rest as slice jobs of ${formatInt(l.sliceSize)} on a delivery queue, which ${l.deliverEnvironments} delivery environments — each a process of its own with its own clients, as concurrent Lambda invocations — take ${l.deliveryBatchSize} at a time. ` +
+        `All share one RATE_BUDGET through the ledger; the delivery function takes at most ${l.sliceBudgetShare} of it, so RATE_BUDGET is set to bucket ÷ ${l.sliceBudgetShare} = ${formatInt(l.rateBudget)} (the last run sets it to the bucket itself, to show what that share costs). ` +
+        'CPU per delivery adds up every process that posted (publisher and delivery environments, SQS calls included). One run per variant. ' +
+        "N ÷ bucket ignores the bucket's one-second burst, which lets any run finish up to a second sooner.",
+      '',
+      largeTopicTable(l),
+      '',
+      ...(sliced && single
+        ? [
+            `Sliced reached the last subscriber in ${formatMs(sliced.result.durationMs)}, **${formatNumber(sliced.result.durationMs / ideal, 2)} × N ÷ bucket** (target ≤ 1.15×), with ${formatInt(sliced.throttled)} 429s; one invocation in ${formatMs(single.result.durationMs)} (**${formatNumber(single.result.durationMs / ideal, 2)}×**). ` +
+              (single.result.durationMs / ideal > 1.15
+                ? `One invocation could not keep up with the bucket: it is bound by its own posts in flight (${l.concurrency} ÷ ${l.latencyMs} ms = ${formatInt(l.concurrency / (l.latencyMs / 1000))}/s at best) and its one process's CPU, while the slices spread the same work over ${l.deliverEnvironments} environments. `
+                : 'On this machine one invocation kept up with the bucket: the processes share the same two cores, so one invocation here is not CPU-starved the way a Lambda (one vCPU at most) is. ') +
+              'In AWS one invocation also has a timeout; the model below carries the CPU per delivery measured here to Lambda.',
+          ]
+        : []),
+    );
+  }
+  if (results.fanout || results.largeTopic) {
+    out.push('', '## Extrapolated to AWS: cost per delivery, publish memory, slice threshold, a topic of 100,000', '', ...awsModelLines(results));
   }
   if (results.readCost) {
     out.push(

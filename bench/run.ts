@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: fan-out speed and CPU per delivery, loss under throttling, read cost per
- * publish and Lambda package size, each compared side by side in this one run (every fan-out
+ * `npm run bench`: fan-out speed and CPU per delivery, loss under throttling, a topic of
+ * 100,000 under an account-wide rate limit (one invocation vs sliced) with its extrapolation to
+ * AWS (cost per delivery, memory, slice threshold), read cost per publish and Lambda package size, each compared side by side in this one run (every fan-out
  * and throttling cell three times, the approaches taking turns). Progress goes to stderr; the
  * results (Markdown) go to stdout and to bench/results.md.
  *
@@ -8,16 +9,20 @@
  *   npm run bench -- --quick         tiny sizes, for a smoke run
  *   BENCH_SCALE=0.1 npm run bench    every count scaled down (also --scale 0.1)
  *   npm run bench -- --only read,bundles --out /tmp/results.md
+ *   npm run bench -- --render bench/out/results.json   re-render the last run's numbers
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ENV } from '../protocol/env';
 import { runBundles } from './bundles';
 import { runFanout } from './fanout';
+import { runLargeTopic } from './large-topic';
+import { CONFIG_DEFAULTS } from '../protocol/stack-settings';
 import { startAwsSide } from './lib/aws-side';
 import { machineInfo } from './lib/machine';
+import { SINGLE_INVOCATION_ENV } from './lib/publishers';
 import { stderrProgress, type Progress } from './lib/progress';
 import { FULL_PLAN, quickPlan, scalePlan, SECTIONS, type BenchPlan, type Section } from './plan';
 import { renderResults, type BenchResults } from './report';
@@ -28,11 +33,26 @@ const REPO_ROOT = path.resolve(__dirname, '..');
 export async function runBench(plan: BenchPlan, command: string, progress: Progress): Promise<BenchResults> {
   const started = Date.now();
   const results: BenchResults = { machine: machineInfo(), date: new Date().toISOString(), command, durationMs: 0 };
-  if (plan.sections.includes('fanout')) {
+  if (plan.sections.includes('fanout') || plan.sections.includes('large')) {
     progress('starting the local system (worker thread)');
-    const side = await startAwsSide({ env: { [ENV.publishConcurrency]: String(plan.systemConcurrency) }, visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds });
+    const side = await startAwsSide({ env: { [ENV.publishConcurrency]: String(plan.systemConcurrency), ...SINGLE_INVOCATION_ENV }, visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds });
     try {
-      results.fanout = await runFanout(side, { ...plan, progress });
+      if (plan.sections.includes('fanout')) results.fanout = await runFanout(side, { ...plan, progress });
+      if (plan.sections.includes('large')) {
+        results.largeTopic = await runLargeTopic(side, {
+          subscribers: plan.large.subscribers,
+          latencyMs: plan.latencyMs,
+          concurrency: plan.systemConcurrency,
+          deliverEnvironments: plan.large.deliverEnvironments,
+          deliveryBatchSize: CONFIG_DEFAULTS.deliveryBatchSize,
+          sliceThreshold: CONFIG_DEFAULTS.sliceThreshold,
+          sliceSize: CONFIG_DEFAULTS.sliceSize,
+          bucketShareOfCeiling: plan.large.bucketShareOfCeiling,
+          functionTimeoutMs: CONFIG_DEFAULTS.publishTimeoutSeconds * 1000,
+          runDeadlineMs: plan.large.runDeadlineMs,
+          progress,
+        });
+      }
     } finally {
       await side.stop();
     }
@@ -73,8 +93,15 @@ async function main(argv: string[]): Promise<void> {
     .option('--scale <factor>', 'scale every count by this factor in (0, 1] (env BENCH_SCALE)', parseScale)
     .option('--only <sections>', `comma-separated subset of ${SECTIONS.join(',')}`, parseSections)
     .option('--out <file>', 'where to write the results', path.join('bench', 'results.md'))
+    .option('--render <results.json>', 'measure nothing: render the results of an earlier run (bench/out/results.json) with the current report code')
     .parse(argv);
-  const opts = program.opts<{ quick?: boolean; scale?: number; only?: Section[]; out: string }>();
+  const opts = program.opts<{ quick?: boolean; scale?: number; only?: Section[]; out: string; render?: string }>();
+  if (opts.render) {
+    const earlier = JSON.parse(readFileSync(opts.render, 'utf8')) as BenchResults;
+    writeFileSync(path.resolve(opts.out), renderResults(earlier));
+    process.stderr.write(`rendered ${opts.render} to ${opts.out}\n`);
+    return;
+  }
   const envScale = process.env.BENCH_SCALE;
   const scale = opts.scale ?? (envScale ? parseScale(envScale) : undefined);
   let plan = opts.quick ? quickPlan() : FULL_PLAN;

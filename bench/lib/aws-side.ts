@@ -26,8 +26,8 @@ export interface AwsSide {
   outputs: StackOutputs;
   setFaults(faults: FaultOptions): Promise<void>;
   stats(): Promise<GatewayStats>;
-  /** Opens `count` more virtual subscribers; resolves with their connection ids. */
-  connect(count: number): Promise<string[]>;
+  /** Opens `count` more virtual subscribers; resolves with their connection ids. `bulk`: without running $connect (no connection rows). */
+  connect(count: number, bulk?: boolean): Promise<string[]>;
   /** Starts counting receipts of message `id` (before it is sent). */
   expect(id: string, expected: number): Promise<void>;
   /**
@@ -90,7 +90,7 @@ export async function startAwsSide(options: AwsSideOptions): Promise<AwsSide> {
     outputs,
     setFaults: (faults) => call('setFaults', faults),
     stats: () => call('stats'),
-    connect: (count) => call('connect', count),
+    connect: (count, bulk) => call('connect', count, bulk ?? false),
     expect: (id, expected) => call('expect', id, expected),
     wait: (id, sentAt, quietMs, deadlineMs) => call('wait', id, sentAt, quietMs, deadlineMs),
     busy: () => {

@@ -10,13 +10,16 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../local/constants';
 import { lambdaContext } from '../../local/gateway';
 import { ENV } from '../../protocol/env';
 import { deliveredMessage } from '../../protocol/envelope';
+import { DEFAULTS } from '../../protocol/limits';
 import { makeArticlePublisher, type ArticlePublisher, type BaselineTarget } from '../baselines/article';
 import { makeSequentialPublisher, type SequentialPublisher } from '../baselines/sequential';
+import { SdkPoster } from './sdk-poster';
 import { sqsEventOf } from './sqs-event';
 
 /**
- * How our fan-out reaches PostToConnection: 'sdk' is the AWS SDK client the handler uses today;
- * 'lean' is the signed raw-HTTP client being built on branch h11-lean (not wired yet).
+ * How our fan-out reaches PostToConnection: 'lean' is the signed raw-HTTP client the publish
+ * function ships with (functions/lib/delivery/management-api.ts); 'sdk' is the same handler with
+ * the AWS SDK v3 client it used before (bench/lib/sdk-poster.ts), so both run the same fan-out code.
  */
 export const POST_PATHS = ['sdk', 'lean'] as const;
 export type PostPath = (typeof POST_PATHS)[number];
@@ -24,11 +27,19 @@ export type PostPath = (typeof POST_PATHS)[number];
 /** Everything a publisher needs to reach the local system (plain data: it crosses a process boundary). */
 export interface PublisherTarget extends BaselineTarget {
   queueArn: string;
+  /** The delivery queue publish hands slices and retries to, its DLQ, and the SQS endpoint serving them. */
+  deliveryQueueUrl: string;
+  deliveryDlqUrl: string;
+  sqsEndpoint: string;
 }
 
 export type PublishRequest =
-  /** Our handler invoked as SQS would, up to `receives` times until the record succeeds. */
-  | { approach: 'ours'; postPath: PostPath; concurrency: number; topic: string; id: string; receives: number }
+  /**
+   * Our handler invoked as SQS would, up to `receives` times until the record succeeds. `env`
+   * overrides the single-invocation settings of publishEnv (e.g. SLICE_THRESHOLD, RATE_BUDGET,
+   * DELIVERY_QUEUE_URL for the large-topic scenario's sliced runs).
+   */
+  | { approach: 'ours'; postPath: PostPath; concurrency: number; topic: string; id: string; receives: number; env?: Record<string, string> }
   /** `retries: false` sets the SDK's maxAttempts to 1. */
   | { approach: 'article'; retries: boolean; topic: string; id: string }
   /** Posts to at most `maxPosts` subscribers, for extrapolation. */
@@ -53,10 +64,10 @@ export interface Publishers {
 
 export function makePublishers(target: PublisherTarget): Publishers {
   const handlers = new Map<string, ReturnType<typeof makePublishHandler>>();
-  const oursAt = (postPath: PostPath, concurrency: number) => {
-    const key = `${postPath}/${concurrency}`;
+  const oursAt = (postPath: PostPath, concurrency: number, env: Record<string, string> = {}) => {
+    const key = `${postPath}/${concurrency}/${JSON.stringify(env)}`;
     let handler = handlers.get(key);
-    if (!handler) handlers.set(key, (handler = makeOursHandler(target, postPath, concurrency)));
+    if (!handler) handlers.set(key, (handler = makeOursHandler(target, postPath, concurrency, env)));
     return handler;
   };
   const article = makeArticlePublisher({ ...target, paginate: true });
@@ -64,7 +75,7 @@ export function makePublishers(target: PublisherTarget): Publishers {
   const sequential: SequentialPublisher = makeSequentialPublisher(target);
 
   async function publishOurs(request: Extract<PublishRequest, { approach: 'ours' }>): Promise<PublishAnswer> {
-    const handler = oursAt(request.postPath, request.concurrency);
+    const handler = oursAt(request.postPath, request.concurrency, request.env);
     const body = envelope(request.topic, request.id);
     for (let receive = 1; ; receive++) {
       const response = await handler(sqsEventOf(body, target.queueArn, target.region, receive), benchContext());
@@ -106,29 +117,59 @@ export function makePublishers(target: PublisherTarget): Publishers {
   };
 }
 
-/** Our publish handler with the given post path. */
-function makeOursHandler(target: PublisherTarget, postPath: PostPath, concurrency: number): ReturnType<typeof makePublishHandler> {
+/** Our publish handler with the given post path: the same handler, only the Poster differs. */
+function makeOursHandler(target: PublisherTarget, postPath: PostPath, concurrency: number, overrides: Record<string, string>): ReturnType<typeof makePublishHandler> {
+  const env = { ...publishEnv(target, concurrency), ...overrides };
   switch (postPath) {
-    case 'sdk':
-      return makePublishHandler(publishEnv(target, concurrency));
     case 'lean':
-      // TODO(h11-lean): once functions/lib/delivery/ is merged, build the handler here with the
-      // lean Poster (and, for 'sdk' above, with the SDK-backed Poster of bench/lib/sdk-poster.ts,
-      // so both paths run the same fan-out code). Then add 'lean' to FULL_PLAN.postPaths.
-      throw new Error('lean path not available yet');
+      // The shipping path: makeHandler builds the lean ManagementApi from the env map.
+      return makePublishHandler(env);
+    case 'sdk':
+      return makePublishHandler(env, { poster: sdkPoster(target, concurrency) });
   }
 }
 
-/** The env map the publish handler gets in Lambda, pointed at the local system. */
-export function publishEnv(target: BaselineTarget, concurrency: number): Record<string, string> {
+/** The SDK client configured as the publish function configured it before the lean path (one attempt, the stack's post timeouts, sockets = concurrency). */
+export function sdkPoster(target: BaselineTarget, concurrency: number): SdkPoster {
+  return new SdkPoster({
+    endpoint: target.managementEndpoint,
+    region: target.region,
+    credentials: target.credentials,
+    connectTimeoutMs: DEFAULTS.postConnectTimeoutMs,
+    requestTimeoutMs: DEFAULTS.postRequestTimeoutMs,
+    maxSockets: concurrency,
+  });
+}
+
+/** Above any topic of the benchmark: one invocation delivers the whole topic itself (SLICE_THRESHOLD's maximum). */
+export const SINGLE_INVOCATION_THRESHOLD = 1_000_000;
+
+/** The settings that make a publish one invocation with no shared budget (also given to the local system's own publish function, the "via SQS" row). */
+export const SINGLE_INVOCATION_ENV: Readonly<Record<string, string>> = {
+  [ENV.sliceThreshold]: String(SINGLE_INVOCATION_THRESHOLD),
+  [ENV.rateBudget]: '0',
+};
+
+/**
+ * The env map the publish handler gets in Lambda, pointed at the local system, set up for the
+ * single-invocation comparison: SLICE_THRESHOLD above any topic (no slices) and RATE_BUDGET 0
+ * (no shared ledger; 429s are still answered by the AIMD back-off), so our one invocation is
+ * compared with the article's one Promise.all. The delivery queue is still there (publish needs
+ * it): only failed posts would go to it.
+ */
+export function publishEnv(target: PublisherTarget, concurrency: number): Record<string, string> {
   return {
     [ENV.tableName]: target.tableName,
     [ENV.managementEndpoint]: target.managementEndpoint,
     [ENV.publishConcurrency]: String(concurrency),
+    [ENV.deliveryQueueUrl]: target.deliveryQueueUrl,
+    [ENV.deliveryDlqUrl]: target.deliveryDlqUrl,
+    ...SINGLE_INVOCATION_ENV,
     [ENV.logLevel]: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_REGION: target.region,
     AWS_ENDPOINT_URL_DYNAMODB: target.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SQS: target.sqsEndpoint,
     AWS_ACCESS_KEY_ID: target.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: target.credentials.secretAccessKey,
   };

@@ -10,13 +10,16 @@ import { markdownTable } from '../../bench/lib/format';
 import { machineInfo } from '../../bench/lib/machine';
 import { silentProgress } from '../../bench/lib/progress';
 import { startPublisherSide } from '../../bench/lib/publisher-side';
-import { makePublishers } from '../../bench/lib/publishers';
+import { publishEnv, SINGLE_INVOCATION_ENV, SINGLE_INVOCATION_THRESHOLD } from '../../bench/lib/publishers';
+import { loadConfig } from '../../functions/lib/config';
 import { ReceiptLog } from '../../bench/lib/receipts';
 import { percentile, spread } from '../../bench/lib/stats';
 import { FULL_PLAN, quickPlan, scalePlan } from '../../bench/plan';
 import { runReadCost, type ReadCostRow } from '../../bench/read-cost';
 import { fanoutComparison, fanoutTable, renderResults, suggestedConcurrency } from '../../bench/report';
 import { ENV } from '../../protocol/env';
+import { runLargeTopic } from '../../bench/large-topic';
+import { budgetForTime, costPerMillion, estimateLargeTopic, invocationRate, sliceBreakEven, suggestedMemory } from '../../bench/lib/aws-model';
 import * as path from 'node:path';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,9 +54,9 @@ describe('bench: helpers', () => {
     expect(spread([NaN]).median).to.be.NaN;
   });
 
-  it('the full plan repeats every cell at least 3 times and keeps the lean path out until it exists; --quick is still tiny', () => {
+  it('the full plan repeats every cell at least 3 times and measures both post paths; --quick is still tiny', () => {
     expect(FULL_PLAN.repeats).to.be.at.least(3);
-    expect(FULL_PLAN.postPaths).to.deep.equal(['sdk']);
+    expect(FULL_PLAN.postPaths).to.deep.equal(['sdk', 'lean']);
     expect(FULL_PLAN.sizes).to.include(20_000);
     expect(FULL_PLAN.concurrencies).to.include(FULL_PLAN.systemConcurrency);
     const quick = quickPlan();
@@ -70,6 +73,32 @@ describe('bench: helpers', () => {
     expect(small.topicSubscribers).to.equal(10);
     expect(() => scalePlan(FULL_PLAN, 0)).to.throw(/scale/);
     expect(() => scalePlan(FULL_PLAN, 2)).to.throw(/scale/);
+  });
+
+  it('the AWS model: CPU-bound invocations cost the same per delivery at any memory up to the concurrency bound; memory, slices and the large topic by the numbers', () => {
+    const p = { cpuUsPerDelivery: 100, concurrency: 64, latencyMs: 20 };
+    // 1,769 MB: one vCPU, 10,000/s of CPU, but 64 in flight / 20 ms = 3,200/s.
+    expect(invocationRate(1769, p)).to.equal(3200);
+    expect(invocationRate(442.25, p)).to.be.closeTo(2500, 1e-6);
+    expect(invocationRate(4000, p)).to.equal(3200);
+    // CPU-bound below ~566 MB: the same cost per delivery; above, memory only adds cost.
+    expect(costPerMillion(256, p, 1)).to.be.closeTo(costPerMillion(512, p, 1), 1e-9);
+    expect(costPerMillion(1024, p, 1)).to.be.closeTo((1e6 / 3200) * 1, 1e-9);
+    expect(costPerMillion(2048, p, 1)).to.be.closeTo(2 * costPerMillion(1024, p, 1), 1e-9);
+    // With 2x headroom (200 us): 3,200/s needs 0.64 vCPU = 1,132 MB.
+    expect(suggestedMemory([512, 1024, 1536, 2048], p, 2)).to.equal(1536);
+    expect(suggestedMemory([512, 1024, 1536, 2048], p, 1)).to.equal(1024);
+    expect(sliceBreakEven(3200, 0.3)).to.be.closeTo(960, 1e-9);
+    const model = { subscribers: 100_000, accountLimit: 10_000, sliceShare: 0.75, sliceThreshold: 1000, perInvocation: 2000, deliveryConcurrency: 20, overheadS: 1, timeoutS: 60 };
+    const atDefault = estimateLargeTopic({ ...model, rateBudget: 5000 });
+    expect(atDefault).to.deep.include({ singlePerSecond: 2000, singleS: 50, singleFits: true, slicedPerSecond: 3750, slicedBoundBy: 'rate budget share' });
+    expect(atDefault.slicedS).to.be.closeTo(1 + 99_000 / 3750, 1e-9);
+    expect(estimateLargeTopic({ ...model, rateBudget: 0 })).to.deep.include({ slicedPerSecond: 10_000, slicedBoundBy: 'account limit' });
+    expect(estimateLargeTopic({ ...model, rateBudget: 0, deliveryConcurrency: 2 })).to.deep.include({ slicedPerSecond: 4000, slicedBoundBy: 'delivery concurrency' });
+    // 12 s: 99,000 in 11 s = 9,000/s of slices = a budget of 12,000 at share 0.75; within the account limit only at a larger share.
+    expect(budgetForTime(model, 12)).to.equal(12_000);
+    expect(budgetForTime({ ...model, sliceShare: 0.9 }, 12)).to.equal(10_000);
+    expect(budgetForTime({ ...model, accountLimit: 8000 }, 12)).to.equal(undefined);
   });
 
   it('renders Markdown tables and refuses ragged rows', () => {
@@ -166,7 +195,7 @@ describe('bench: smoke runs at tiny sizes', function () {
   let readCost: ReadCostRow[];
 
   before(async () => {
-    side = await startAwsSide({ env: { [ENV.publishConcurrency]: '8' }, visibilityTimeoutSeconds: 30 });
+    side = await startAwsSide({ env: { [ENV.publishConcurrency]: '8', ...SINGLE_INVOCATION_ENV }, visibilityTimeoutSeconds: 30 });
   });
 
   after(async () => {
@@ -178,7 +207,7 @@ describe('bench: smoke runs at tiny sizes', function () {
     fanout = await runFanout(side as AwsSide, {
       sizes: [10, 20],
       concurrencies: [8, 16],
-      postPaths: ['sdk'],
+      postPaths: ['sdk', 'lean'],
       systemConcurrency: 16,
       repeats: 2,
       // The regression guard for the quiet window: every post takes 100 ms, so via SQS the first
@@ -198,25 +227,33 @@ describe('bench: smoke runs at tiny sizes', function () {
     expect(fanout.rows.map((r) => `${r.subscribers} ${r.approach} ${r.postPath ?? '-'} ${r.concurrency}${r.estimated ? ' est' : ''}`)).to.deep.equal([
       '10 ours sdk 8',
       '10 ours sdk 16',
+      '10 ours lean 8',
+      '10 ours lean 16',
       '10 ours-sqs - 16',
       '10 article - unbounded',
       '10 sequential - 1 est',
       '20 ours sdk 8',
       '20 ours sdk 16',
+      '20 ours lean 8',
+      '20 ours lean 16',
       '20 ours-sqs - 16',
       '20 article - unbounded',
       '20 sequential - 1 est',
     ]);
     // ABCABC, not AAABBB: the measured runs of the first size, in the order they ran.
     const measured = labels.filter((l) => / #\d+: /.test(l) && !l.includes('throttled')).map((l) => l.trim().split(':')[0]);
-    expect(measured.slice(0, 10)).to.deep.equal([
+    expect(measured.slice(0, 14)).to.deep.equal([
       'ours sdk c=8 #1',
       'ours sdk c=16 #1',
+      'ours lean c=8 #1',
+      'ours lean c=16 #1',
       'ours via SQS c=16 #1',
       'article #1',
       'sequential (3 posts) #1',
       'ours sdk c=8 #2',
       'ours sdk c=16 #2',
+      'ours lean c=8 #2',
+      'ours lean c=16 #2',
       'ours via SQS c=16 #2',
       'article #2',
       'sequential (3 posts) #2',
@@ -241,10 +278,13 @@ describe('bench: smoke runs at tiny sizes', function () {
     expect(answers('article')).to.deep.equal(['HTTP 200']);
     expect(fanout.rows.find((r) => r.approach === 'ours' && r.concurrency === 8)?.boundPerSecond).to.equal(80);
     // The article's bound comes from its SDK client's agent: 50 sockets / 100 ms.
-    expect(fanout).to.include({ articleSocketLimit: 50, articleSocketLimitSource: 'agent', shippedPostPath: 'sdk', repeats: 2 });
+    expect(fanout).to.include({ articleSocketLimit: 50, articleSocketLimitSource: 'agent', shippedPostPath: 'lean', repeats: 2 });
     expect(fanout.rows.find((r) => r.approach === 'article')?.boundPerSecond).to.equal(500);
     expect(fanout.comparison).to.deep.equal({ subscribers: 20, concurrency: 16 });
-    expect(fanoutComparison(fanout).oursOverArticle.sdk?.perRepeat.n).to.equal(2);
+    const comparison = fanoutComparison(fanout);
+    expect(comparison.oursOverArticle.sdk?.perRepeat.n).to.equal(2);
+    expect(comparison.oursOverArticle.lean?.perRepeat.n).to.equal(2);
+    expect(comparison.cpuLeanOverSdk?.value).to.be.greaterThan(0);
 
     expect(fanout.throttlePerSecond).to.be.below(fanout.throttleRequestedPerSecond);
     expect(fanout.throttlePerSecond).to.be.at.most(fanout.peakPerSecond / 2);
@@ -261,15 +301,11 @@ describe('bench: smoke runs at tiny sizes', function () {
     }
   });
 
-  it('the lean post path fails with a clear error until it is wired in (the plan leaves it out)', async () => {
-    const publishers = makePublishers({ ...publisherTarget((side as AwsSide).outputs) });
-    try {
-      let error: Error | undefined;
-      await publishers.publish({ approach: 'ours', postPath: 'lean', concurrency: 4, topic: 't', id: 'm', receives: 1 }).catch((e: Error) => (error = e));
-      expect(error?.message).to.equal('lean path not available yet');
-    } finally {
-      publishers.destroy();
-    }
+  it('our handler runs as one invocation with no shared budget, and has the delivery queue it needs', () => {
+    const target = publisherTarget((side as AwsSide).outputs);
+    const config = loadConfig(publishEnv(target, 4));
+    expect(config).to.include({ sliceThreshold: SINGLE_INVOCATION_THRESHOLD, rateBudget: 0, publishConcurrency: 4, deliveryQueueUrl: target.deliveryQueueUrl, deliveryDlqUrl: target.deliveryDlqUrl });
+    expect(config.aws.sqsEndpoint).to.equal(target.sqsEndpoint);
   });
 
   it('restarting the publisher process cuts off the run in flight, and the fresh process publishes', async () => {
@@ -294,6 +330,43 @@ describe('bench: smoke runs at tiny sizes', function () {
     }
   });
 
+  it('large topic: the ceiling, then one invocation and slices under a bucket scaled to it, every subscriber reached once, nothing dead-lettered', async () => {
+    const lines: string[] = [];
+    const large = await runLargeTopic(side as AwsSide, {
+      subscribers: 300,
+      latencyMs: 5,
+      concurrency: 8,
+      deliverEnvironments: 2,
+      deliveryBatchSize: 2,
+      sliceThreshold: 50,
+      sliceSize: 50,
+      bucketShareOfCeiling: 0.7,
+      functionTimeoutMs: 10_000,
+      runDeadlineMs: 30_000,
+      progress: (line) => lines.push(line),
+    });
+    expect(large.runs.map((r) => r.variant)).to.deep.equal(['ceiling', 'single', 'sliced', 'sliced-budget-at-bucket']);
+    expect(large.bucketPerSecond).to.equal(Math.max(10, Math.round((0.7 * large.ceilingPerSecond) / 10) * 10));
+    expect(large.rateBudget).to.equal(Math.ceil(large.bucketPerSecond / large.sliceBudgetShare));
+    for (const run of large.runs) {
+      expect(run.result.delivered, run.variant).to.equal(300);
+      expect(run.result.duplicates, run.variant).to.equal(0);
+      expect(run.deadLettered, run.variant).to.equal(0);
+      expect(run.cpuPerDeliveryUs, run.variant).to.be.greaterThan(0);
+      expect(run.answer, run.variant).to.equal('record succeeded');
+    }
+    const [ceiling, single, sliced, atBucket] = large.runs;
+    expect(ceiling).to.include({ bucketPerSecond: undefined, rateBudget: 0, sliceThreshold: 50 });
+    expect(single).to.include({ bucketPerSecond: large.bucketPerSecond, rateBudget: large.rateBudget, sliceThreshold: SINGLE_INVOCATION_THRESHOLD });
+    expect(single.deliver).to.equal(undefined);
+    // 250 of 300 subscribers in slices of 50: 5 jobs, taken by the delivery environments.
+    expect(sliced.deliver).to.include({ environments: 2, records: 5, failedRecords: 0 });
+    expect(atBucket.rateBudget).to.equal(large.bucketPerSecond);
+    const markdown = renderResults({ machine: machineInfo(), date: '2026-01-01T00:00:00.000Z', command: 'x', durationMs: 1, largeTopic: large });
+    expect(markdown).to.contain('## Large topic: 300 subscribers under an account-wide bucket');
+    expect(markdown).to.contain('## Extrapolated to AWS');
+  });
+
   it('read cost: the GSI query reads only the topic, the Scan reads every item', async () => {
     readCost = await runReadCost({ tableRows: [100, 200], topicSubscribers: 5, subscriptionsPerConnection: 5, progress: silentProgress });
     expect(readCost.map((r) => [r.subscriptionRows, r.tableItems])).to.deep.equal([
@@ -312,8 +385,10 @@ describe('bench: smoke runs at tiny sizes', function () {
   it('bundles: builds a handler as deployed and loads it in fresh processes, source maps on, off and inlined; the report has every section', async () => {
     const outDir = mkdtempSync(path.join(tmpdir(), 'bench-bundles-'));
     try {
-      const bundles = await runBundles({ repoRoot: path.resolve(__dirname, '../..'), outDir, handlers: ['default'], initRuns: 1, progress: silentProgress });
-      expect(bundles).to.have.length(1);
+      // publish too: its makeHandler needs the most configuration (the delivery queue), and a bundle whose handler cannot be built fails the run.
+      const bundles = await runBundles({ repoRoot: path.resolve(__dirname, '../..'), outDir, handlers: ['default', 'publish'], initRuns: 1, progress: silentProgress });
+      expect(bundles.map((x) => x.handler)).to.deep.equal(['default', 'publish']);
+      expect(bundles[1].loadAndBuild?.cpuMs).to.be.greaterThan(0);
       const [b] = bundles;
       expect(b.handler).to.equal('default');
       expect(b.bytes).to.be.greaterThan(10_000);
@@ -326,6 +401,7 @@ describe('bench: smoke runs at tiny sizes', function () {
       expect(b.loadAndBuild?.wallMs).to.be.at.least(b.load?.wallMs as number);
       // What was loaded: the deployed pair, and the copy whose map is a data URL.
       expect(readdirSync(path.join(outDir, 'default')).sort()).to.deep.equal(['index.js', 'index.js.map']);
+      expect(readdirSync(path.join(outDir, 'publish')).sort()).to.deep.equal(['index.js', 'index.js.map']);
       expect(readFileSync(path.join(outDir, 'default-inline-map', 'index.js'), 'utf8')).to.contain('sourceMappingURL=data:application/json;base64,');
 
       const markdown = renderResults({ machine: machineInfo(), date: '2026-01-01T00:00:00.000Z', command: 'npm run bench -- --quick', durationMs: 1, fanout, readCost, bundles });
