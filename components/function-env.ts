@@ -18,7 +18,7 @@ export interface EnvironmentSettings {
   postRequestTimeoutMs: number;
   postMaxAttempts: number;
   history: { tableName: pulumi.Input<string>; retentionSeconds: number; maxMessages: number };
-  delivery: { queueUrl: pulumi.Input<string>; dlqUrl: pulumi.Input<string>; sliceThreshold: number; sliceSize: number; maxAttempts: number; rateBudget: number };
+  delivery: { queueUrl: pulumi.Input<string>; dlqUrl: pulumi.Input<string>; sliceThreshold: number; sliceSize: number; maxAttempts: number; rateBudget: number; sliceBudgetPercent: number };
   auth?: { keySource: AuthKeySource; issuer?: string; audience?: string };
   /** The publish queue: the relay sends client publishes to it, and presence announcements go on it. */
   publishQueueUrl: pulumi.Input<string>;
@@ -68,6 +68,7 @@ function baseEnvironmentFor(handler: HandlerName, s: EnvironmentSettings): Env {
     [ENV.sliceSize]: String(s.delivery.sliceSize),
     [ENV.deliveryMaxAttempts]: String(s.delivery.maxAttempts),
     [ENV.rateBudget]: String(s.delivery.rateBudget),
+    [ENV.sliceBudgetPercent]: String(s.delivery.sliceBudgetPercent),
   };
   switch (handler) {
     case 'connect':

@@ -96,6 +96,7 @@ export class RealtimePubSub extends pulumi.ComponentResource {
         sliceSize: c.sliceSize,
         maxAttempts: c.deliveryMaxAttempts,
         rateBudget: c.rateBudget,
+        sliceBudgetPercent: c.sliceBudgetPercent,
       },
       auth: keySource ? { keySource, issuer: c.authIssuer || undefined, audience: c.authAudience || undefined } : undefined,
       publishQueueUrl,

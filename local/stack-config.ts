@@ -96,6 +96,7 @@ export function handlerEnvFromStack(c: StackConfig): Record<string, string> {
     [ENV.postRequestTimeoutMs]: String(c.postRequestTimeoutMs),
     [ENV.postMaxAttempts]: String(c.postMaxAttempts),
     [ENV.rateBudget]: String(c.rateBudget),
+    [ENV.sliceBudgetPercent]: String(c.sliceBudgetPercent),
     [ENV.sliceThreshold]: String(c.sliceThreshold),
     [ENV.sliceSize]: String(c.sliceSize),
     [ENV.deliveryMaxAttempts]: String(c.deliveryMaxAttempts),

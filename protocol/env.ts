@@ -36,6 +36,7 @@ export const ENV = {
   deliveryMaxAttempts: 'DELIVERY_MAX_ATTEMPTS',
   /** PostToConnection calls per second for the whole stack, shared through the rate ledger; 0 = no budget. */
   rateBudget: 'RATE_BUDGET',
+  sliceBudgetPercent: 'SLICE_BUDGET_PERCENT',
   /** The publish queue: client publishes (relay) and presence events go on it, as backends' messages do. */
   publishQueueUrl: 'PUBLISH_QUEUE_URL',
   /** JSON array of the topic patterns that are presence topics (`presenceTopics` setting); none when unset. */

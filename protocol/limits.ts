@@ -38,6 +38,11 @@ export const DEFAULTS = {
    * account limit (10,000/s per region, shared with every other API of the account there).
    */
   rateBudget: 5000,
+  /**
+   * The most of rateBudget the delivery function (slices and retries) takes in any second, in
+   * percent: the rest stays for publish's inline fan-out of other messages' small topics.
+   */
+  sliceBudgetPercent: 75,
   /** Members a subscribed reply lists per presence topic (then only a count). */
   presenceMaxListed: 100,
   /** Client publishes per connection per second. */

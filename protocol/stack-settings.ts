@@ -42,6 +42,7 @@ export const CONFIG_DEFAULTS = {
   maximumConcurrency: 10,
   maxReceiveCount: 5,
   rateBudget: DEFAULTS.rateBudget,
+  sliceBudgetPercent: DEFAULTS.sliceBudgetPercent,
   sliceThreshold: DEFAULTS.sliceThreshold,
   sliceSize: DEFAULTS.sliceSize,
   deliveryMaxAttempts: DEFAULTS.deliveryMaxAttempts,
@@ -105,6 +106,7 @@ const configSchema = z
     maxReceiveCount: int(1, 1000),
     // 0: no shared budget (only back-off on 429s). Above 10,000 needs a raised account limit.
     rateBudget: int(0, 1_000_000),
+    sliceBudgetPercent: int(10, 100),
     sliceThreshold: int(0, 1_000_000),
     // A job's ids and its frame (≤ 128 KB) fit one SQS message.
     sliceSize: int(1, 20_000),

@@ -11,12 +11,14 @@
  * SQS never re-sends a job to the connections that already have its frame. A body that is not a
  * job is logged and dropped.
  *
- * Slices take their posts from the rate budget with a share below the whole (SLICE_BUDGET_SHARE):
+ * Slices take their posts from the rate budget with a share below the whole (SLICE_BUDGET_PERCENT,
+ * default 75 %):
  * one message's huge topic leaves part of every second to other messages' small topics, which
  * publish delivers inline with the whole budget.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DEFAULTS } from '../../protocol/limits';
 import type { EnvMap } from '../lib/config';
 import { retryDeadline } from '../lib/deadline';
 import { Deliverer } from '../lib/delivery/deliverer';
@@ -27,8 +29,8 @@ import { lambdaEntry } from '../lib/lazy-handler';
 import { makeRuntime } from '../lib/runtime';
 import { describeError, MetricUnit } from '../lib/telemetry';
 
-/** The share of the stack's rate budget the delivery function may use in any second. */
-export const SLICE_BUDGET_SHARE = 0.75;
+/** The default share of the stack's rate budget the delivery function may use in any second. */
+export const SLICE_BUDGET_SHARE = DEFAULTS.sliceBudgetPercent / 100;
 
 export interface DeliverOutcome {
   messageId: string;
@@ -56,7 +58,7 @@ export function makeHandler(env: EnvMap, options: DeliverHandlerOptions = {}): (
   const now = options.now ?? (() => performance.now());
   const runtime = makeRuntime(env, 'realtime-deliver');
   const { ddb, tableName, logger, metrics, config } = runtime;
-  const { poster, jobs, budget, forgetConnection } = makePosting(runtime, env, { poster: options.poster, budgetShare: SLICE_BUDGET_SHARE });
+  const { poster, jobs, budget, forgetConnection } = makePosting(runtime, env, { poster: options.poster, budgetShare: config.sliceBudgetPercent / 100 });
 
   async function deliverJob(deliverer: Deliverer, job: DeliveryJob): Promise<DeliverOutcome> {
     const about = { topic: job.topic, messageId: job.messageId };

@@ -76,6 +76,7 @@ const configSchema = z.object({
   [ENV.sliceSize]: positiveInt(DEFAULTS.sliceSize, 20_000),
   [ENV.deliveryMaxAttempts]: positiveInt(DEFAULTS.deliveryMaxAttempts, 50),
   [ENV.rateBudget]: positiveInt(DEFAULTS.rateBudget, 1_000_000, 0),
+  [ENV.sliceBudgetPercent]: positiveInt(DEFAULTS.sliceBudgetPercent, 100, 10),
   [ENV.publishQueueUrl]: optionalUrl,
   [ENV.presenceTopics]: patternList,
   [ENV.presenceMaxListed]: positiveInt(DEFAULTS.presenceMaxListed, 1000),
@@ -130,6 +131,8 @@ export interface Config {
   deliveryMaxAttempts: number;
   /** Posts/s for the whole stack (0: no shared budget, only AIMD on 429s). */
   rateBudget: number;
+  /** Percent of rateBudget the delivery function may take in a second. */
+  sliceBudgetPercent: number;
   /** Where client publishes and presence events go (the publish queue). */
   publishQueueUrl?: string;
   /** Presence topics (patterns) and how many members a reply lists; no patterns: no presence. */
@@ -179,6 +182,7 @@ export function loadConfig(env: EnvMap, defaultServiceName = 'realtime'): Config
     sliceSize: e[ENV.sliceSize],
     deliveryMaxAttempts: e[ENV.deliveryMaxAttempts],
     rateBudget: e[ENV.rateBudget],
+    sliceBudgetPercent: e[ENV.sliceBudgetPercent],
     publishQueueUrl: e[ENV.publishQueueUrl],
     presence: { topics: e[ENV.presenceTopics], maxListed: e[ENV.presenceMaxListed] },
     clientPublishPerSecond: e[ENV.clientPublishPerSecond],
