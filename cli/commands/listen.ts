@@ -1,6 +1,7 @@
 /** `realtime listen <topic…>`: one JSON line per message on stdout until Ctrl-C (or --count). */
 import { RealtimeClient, type RealtimeError } from '../../client';
 import { CliError } from '../errors';
+import { runSession } from './session';
 import { resolveTarget, type TargetFlags } from '../target';
 import { checkTopic } from '../topics';
 
@@ -19,30 +20,8 @@ export async function listen(topics: string[], options: ListenOptions): Promise<
   const target = await resolveTarget(options, ['websocketUrl']);
   const client = new RealtimeClient({ url: target.outputs.websocketUrl!, token: options.token, tokenTransport: options.tokenTransport });
   let received = 0;
-  let connectedOnce = false;
 
-  return new Promise<void>((resolve, reject) => {
-    const finish = (err?: CliError) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      client.close();
-      if (err) reject(err);
-      else resolve();
-    };
-    const onSignal = () => finish();
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-
-    client.on('error', (error: RealtimeError) => {
-      // Before the first connection an unreachable or refusing endpoint is fatal; after it,
-      // the client reconnects on its own and we only say so.
-      if (!connectedOnce && error.code === 'UNAUTHORIZED') return finish(new CliError(`${error.message} (pass --token <jwt>; \`realtime token\` mints one for the local mode)`));
-      if (!connectedOnce && (error.code === 'CONNECTION_FAILED' || (error.code === 'FORBIDDEN' && error.topics.length === 0))) return finish(new CliError(error.message));
-      process.stderr.write(`realtime: ${error.message}\n`);
-    });
-    client.on('state', (state) => {
-      if (state === 'open') connectedOnce = true;
-    });
+  return runSession(client, 'pass --token <jwt>; `realtime token` mints one for the local mode', ({ finish }) => {
     // A gap the server could not fill: say so, once per gap (the app behind a pipe would reload here).
     client.on('gap', (gap) => process.stderr.write(`realtime: ${gap.topic}: messages after ${gap.from.seq} are no longer kept (${gap.reason}); continuing from ${gap.to.epoch}:${gap.to.seq}\n`));
 

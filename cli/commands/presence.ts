@@ -7,6 +7,7 @@
  */
 import { RealtimeClient, type RealtimeError } from '../../client';
 import { CliError } from '../errors';
+import { runSession } from './session';
 import { resolveTarget, type TargetFlags } from '../target';
 import { checkTopic } from '../topics';
 
@@ -23,25 +24,7 @@ export async function presence(topic: string, options: PresenceOptions): Promise
   const client = new RealtimeClient({ url: target.outputs.websocketUrl!, token: options.token, tokenTransport: options.tokenTransport });
   const line = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
-  return new Promise<void>((resolve, reject) => {
-    const finish = (err?: CliError) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      client.close();
-      if (err) reject(err);
-      else resolve();
-    };
-    const onSignal = () => finish();
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    let opened = false;
-    client.on('state', (state) => (opened ||= state === 'open'));
-    client.on('error', (error: RealtimeError) => {
-      if (!opened && error.code === 'UNAUTHORIZED') return finish(new CliError(`${error.message} (presence needs a token: \`realtime token\` mints one for the local mode)`));
-      if (!opened && (error.code === 'CONNECTION_FAILED' || (error.code === 'FORBIDDEN' && error.topics.length === 0))) return finish(new CliError(error.message));
-      process.stderr.write(`realtime: ${error.message}\n`);
-    });
-
+  return runSession(client, 'presence needs a token: `realtime token` mints one for the local mode', ({ finish }) => {
     client.presence(topic).then(
       (room) => {
         line({ topic, ...(room.listed ? { members: [...room.members.values()] } : {}), count: room.count });
