@@ -23,12 +23,14 @@ export interface Posting {
 
 export function makePosting(runtime: Runtime, env: EnvMap, options: { poster?: Poster; budgetShare?: number } = {}): Posting {
   const { config, ddb, tableName, logger } = runtime;
-  const presence = makePresence(runtime);
+  // One SQS client for the delivery queue and, with presence topics, the publish queue.
+  const sqs = makeSqsClient(config);
+  const presence = makePresence(runtime, sqs);
   return {
     ...(presence ? { forgetConnection: (id: string) => presence.forget(id) } : {}),
     poster: options.poster ?? makeManagementApi(config, env),
     jobs: new JobQueue({
-      sqs: makeSqsClient(config),
+      sqs,
       queueUrl: required(config.deliveryQueueUrl, ENV.deliveryQueueUrl),
       deadLetterUrl: required(config.deliveryDlqUrl, ENV.deliveryDlqUrl),
       maxAttempts: config.deliveryMaxAttempts,
