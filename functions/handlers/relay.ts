@@ -72,8 +72,7 @@ export function makeHandler(env: EnvMap, options: RelayHandlerOptions = {}): (ev
         // The publish function's own checks (size as delivered, nesting), answered now rather than dropped later.
         const prepared = prepareMessage({ payload: envelope, fallbackId: id }, config);
         if (!prepared.ok) {
-          const code = prepared.reason.startsWith('payload too large') ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
-          return refuse(errorReply(code, prepared.reason, [topic]));
+          return refuse(errorReply(prepared.tooLarge ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', prepared.reason, [topic]));
         }
         await queue.send(envelope);
         logger.info('client publish queued', { connectionId, principal, topic, messageId: id });

@@ -58,7 +58,8 @@ export interface PreparedMessage {
   frameFor(topic: string, position?: StreamPosition): string;
 }
 
-export type Prepared = PreparedMessage | { ok: false; id: string; reason: string };
+/** A refusal; `tooLarge` tells a size refusal from a malformed message (the relay answers PAYLOAD_TOO_LARGE for it). */
+export type Prepared = PreparedMessage | { ok: false; id: string; reason: string; tooLarge?: true };
 
 /** Epoch milliseconds (as SQS gives SentTimestamp) or an ISO string → ISO-8601, else undefined. */
 export function toIsoTime(value: string | number | undefined): string | undefined {
@@ -131,7 +132,7 @@ export function prepareMessage(input: PublishInput, limits: PublishLimits): Prep
   for (const topic of topics) {
     const bytes = Buffer.byteLength(frameFor(topic, LARGEST_POSITION));
     if (bytes > limits.maxFrameBytes) {
-      return { ok: false, id, reason: `payload too large: the message delivered on "${topic}" would be ${bytes} bytes; the limit is ${limits.maxFrameBytes}` };
+      return { ok: false, id, tooLarge: true, reason: `payload too large: the message delivered on "${topic}" would be ${bytes} bytes; the limit is ${limits.maxFrameBytes}` };
     }
   }
   return { ok: true, id, topics, sequenced: true, envelope, frameFor };
