@@ -15,18 +15,18 @@
  *      topic) and sliced (the stack's SLICE_THRESHOLD and SLICE_SIZE: publish posts to the
  *      first subscribers itself and queues the rest as slice jobs, which several delivery
  *      environments — each a process of its own, its own clients — deliver concurrently).
- *      RATE_BUDGET is set so that the delivery function's share of it (SLICE_BUDGET_SHARE) is
+ *      RATE_BUDGET is set so that the delivery function's share of it (SLICE_SHARE) is
  *      the bucket; a last run gives the budget the bucket's own rate, to show what the share costs.
  * Every run reports the time to the last delivery against N ÷ bucket, the 429s, the DLQ and the
  * CPU all its processes spent per delivery.
  */
 import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SLICE_BUDGET_SHARE } from '../functions/handlers/deliver';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/constants';
 import type { GatewayStats } from '../local/gateway';
 import { startSqs, type SqsEndpoint } from '../local/sqs';
 import { ENV } from '../protocol/env';
+import { CONFIG_DEFAULTS } from '../protocol/stack-settings';
 import { publisherTarget } from './fanout';
 import type { AwsSide } from './lib/aws-side';
 import { startDeliverSide } from './lib/deliver-side';
@@ -38,6 +38,9 @@ import type { DeliverySummary } from './lib/receipts';
 import { putItems, subscriptionItem } from './lib/rows';
 import { queueDepth, queueDrained } from './lib/sqs-queue';
 import { wallClockMs } from './lib/stats';
+
+/** The delivery function's default share of RATE_BUDGET (sliceBudgetPercent). */
+const SLICE_SHARE = CONFIG_DEFAULTS.sliceBudgetPercent / 100;
 
 export interface LargeTopicSettings {
   subscribers: number;
@@ -216,8 +219,8 @@ export async function runLargeTopic(side: AwsSide, settings: LargeTopicSettings)
     runs.push(ceiling);
     const ceilingPerSecond = ceiling.result.deliveriesPerSecond;
     const bucket = Math.max(10, Math.round((settings.bucketShareOfCeiling * ceilingPerSecond) / 10) * 10);
-    // The delivery function takes at most SLICE_BUDGET_SHARE of RATE_BUDGET: this budget gives the slices the bucket's rate.
-    const rateBudget = Math.ceil(bucket / SLICE_BUDGET_SHARE);
+    // The delivery function takes at most SLICE_SHARE of RATE_BUDGET: this budget gives the slices the bucket's rate.
+    const rateBudget = Math.ceil(bucket / SLICE_SHARE);
     progress(`large topic: bucket ${bucket}/s (${Math.round(settings.bucketShareOfCeiling * 100)} % of ${Math.round(ceilingPerSecond)}/s), RATE_BUDGET ${rateBudget}; N ÷ bucket = ${(n / bucket).toFixed(1)} s`);
     runs.push(await run('single', { bucket, rateBudget, sliced: false }));
     runs.push(await run('sliced', { bucket, rateBudget, sliced: true }));
@@ -230,7 +233,7 @@ export async function runLargeTopic(side: AwsSide, settings: LargeTopicSettings)
       deliveryBatchSize: settings.deliveryBatchSize,
       sliceThreshold: settings.sliceThreshold,
       sliceSize: settings.sliceSize,
-      sliceBudgetShare: SLICE_BUDGET_SHARE,
+      sliceBudgetShare: SLICE_SHARE,
       ceilingPerSecond,
       bucketShareOfCeiling: settings.bucketShareOfCeiling,
       bucketPerSecond: bucket,

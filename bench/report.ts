@@ -8,9 +8,11 @@ import { spread, type Spread } from './lib/stats';
 import type { MachineInfo } from './lib/machine';
 import type { ReadCostRow } from './read-cost';
 import type { LargeTopicResults, LargeTopicVariant } from './large-topic';
-import { SLICE_BUDGET_SHARE } from '../functions/handlers/deliver';
 import { CONFIG_DEFAULTS } from '../protocol/stack-settings';
 import { AWS_ASSUMPTIONS, costPerMillion, estimateLargeTopic, budgetForTime, invocationRate, LAMBDA_PRICE_PER_GB_S, MB_PER_VCPU, sliceBreakEven, suggestedMemory, vcpuOf, type PostingCost } from './lib/aws-model';
+
+/** The delivery function's default share of RATE_BUDGET (sliceBudgetPercent). */
+const SLICE_SHARE = CONFIG_DEFAULTS.sliceBudgetPercent / 100;
 
 export interface BenchResults {
   machine: MachineInfo;
@@ -347,7 +349,7 @@ export function awsModelLines(results: BenchResults): string[] {
   const base = {
     subscribers: n,
     accountLimit: a.accountLimitPerSecond,
-    sliceShare: SLICE_BUDGET_SHARE,
+    sliceShare: SLICE_SHARE,
     sliceThreshold: CONFIG_DEFAULTS.sliceThreshold,
     perInvocation,
     deliveryConcurrency: CONFIG_DEFAULTS.deliveryMaximumConcurrency,
@@ -374,14 +376,14 @@ export function awsModelLines(results: BenchResults): string[] {
       `At ${formatInt(memory)} MB the lean path costs ${usd(costPerMillion(memory, posting(leanCpu), LAMBDA_PRICE_PER_GB_S.arm64))} per million deliveries on arm64; one vCPU (${formatInt(MB_PER_VCPU)} MB) would cost ${usd(costPerMillion(MB_PER_VCPU, posting(leanCpu), LAMBDA_PRICE_PER_GB_S.arm64))} for no more speed.`,
     `- **SLICE_THRESHOLD**: one invocation at ${formatInt(CONFIG_DEFAULTS.publishMemoryMb)} MB posts ~${formatInt(invocationRate(CONFIG_DEFAULTS.publishMemoryMb, posting(leanCpu)))}/s; the slices beyond the threshold first travel through the delivery queue (assumed ~${formatNumber(a.sliceHopS, 1)} s: SendMessageBatch and the mapping's pick-up), then run in parallel. ` +
       `A message reaches everyone soonest when publish's own part ends as the slices start: threshold ≈ rate × hop ≈ **${formatInt(breakEven)}** (below, publish waits idle for the slices; above, its own part finishes last). The default is ${formatInt(CONFIG_DEFAULTS.sliceThreshold)}.`,
-    `- **100,000 subscribers in AWS** (account limit ${formatInt(a.accountLimitPerSecond)}/s, ${formatInt(CONFIG_DEFAULTS.deliveryMaximumConcurrency)} delivery invocations at ~${formatInt(perInvocation)}/s each, ${a.sliceOverheadS} s until the slices post, SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE}): ` +
+    `- **100,000 subscribers in AWS** (account limit ${formatInt(a.accountLimitPerSecond)}/s, ${formatInt(CONFIG_DEFAULTS.deliveryMaximumConcurrency)} delivery invocations at ~${formatInt(perInvocation)}/s each, ${a.sliceOverheadS} s until the slices post, sliceBudgetPercent ${CONFIG_DEFAULTS.sliceBudgetPercent}): ` +
       `one invocation would post at ${formatInt(atDefault.singlePerSecond)}/s and need ${formatNumber(atDefault.singleS, 1)} s (${atDefault.singleFits ? 'within' : 'past'} its ${a.publishTimeoutS} s timeout). ` +
       `Sliced at the default RATE_BUDGET ${formatInt(CONFIG_DEFAULTS.rateBudget)}: the slices get ${formatInt(atDefault.slicedPerSecond)}/s (bound by the ${atDefault.slicedBoundBy}) → **${formatNumber(atDefault.slicedS, 1)} s**. ` +
       `At RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} (the whole account limit): ${formatInt(atLimit.slicedPerSecond)}/s → **${formatNumber(atLimit.slicedS, 1)} s**. ` +
       (needed === undefined
-        ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE} no RATE_BUDGET within the account limit gives that (it would take RATE_BUDGET ≥ ${formatInt(Math.ceil((n - base.sliceThreshold) / (12 - a.sliceOverheadS) / SLICE_BUDGET_SHARE / 100) * 100)}, above the limit, leaving the 429 back-off to do the limiting); at RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} it needs a share of at least ${formatNumber(shareNeeded, 2)}.`
+        ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with sliceBudgetPercent ${CONFIG_DEFAULTS.sliceBudgetPercent} no RATE_BUDGET within the account limit gives that (it would take RATE_BUDGET ≥ ${formatInt(Math.ceil((n - base.sliceThreshold) / (12 - a.sliceOverheadS) / SLICE_SHARE / 100) * 100)}, above the limit, leaving the 429 back-off to do the limiting); at RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} it needs a share of at least ${formatNumber(shareNeeded, 2)}.`
         : needed > a.accountLimitPerSecond
-          ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with SLICE_BUDGET_SHARE ${SLICE_BUDGET_SHARE} that is RATE_BUDGET ≥ **${formatInt(needed)}**, above the account limit (API Gateway's 429s and the fan-out's back-off would then do the limiting, and every other API of the account would feel it); within the limit, RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} with a slice share of at least ${formatNumber(shareNeeded, 2)} does it.`
+          ? `≤ 12 s needs the slices to post ${formatInt((n - base.sliceThreshold) / (12 - a.sliceOverheadS))}/s: with sliceBudgetPercent ${CONFIG_DEFAULTS.sliceBudgetPercent} that is RATE_BUDGET ≥ **${formatInt(needed)}**, above the account limit (API Gateway's 429s and the fan-out's back-off would then do the limiting, and every other API of the account would feel it); within the limit, RATE_BUDGET ${formatInt(a.accountLimitPerSecond)} with a slice share of at least ${formatNumber(shareNeeded, 2)} does it.`
           : `≤ 12 s needs RATE_BUDGET ≥ **${formatInt(needed)}**.`) +
       ` With the stack settings \`realtime:rateBudget ${a.accountLimitPerSecond}\` and \`realtime:sliceBudgetPercent ${tunedPercent}\`: ${formatInt(tuned.slicedPerSecond)}/s → **${formatNumber(tuned.slicedS, 1)} s**.`,
   ];

@@ -18,7 +18,6 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { DEFAULTS } from '../../protocol/limits';
 import type { EnvMap } from '../lib/config';
 import { retryDeadline } from '../lib/deadline';
 import { Deliverer } from '../lib/delivery/deliverer';
@@ -28,9 +27,6 @@ import { makePosting } from '../lib/delivery/posting';
 import { lambdaEntry } from '../lib/lazy-handler';
 import { makeRuntime } from '../lib/runtime';
 import { describeError, MetricUnit } from '../lib/telemetry';
-
-/** The default share of the stack's rate budget the delivery function may use in any second. */
-export const SLICE_BUDGET_SHARE = DEFAULTS.sliceBudgetPercent / 100;
 
 export interface DeliverOutcome {
   messageId: string;
