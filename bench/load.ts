@@ -16,11 +16,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Command, Option } from 'commander';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import WebSocket from 'ws';
 import type { StackOutputs } from '../protocol/outputs';
+import { queueDepth } from './lib/sqs-queue';
+import { percentile } from './lib/stats';
 
 const REPO_ROOT = join(__dirname, '..');
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // our own SQS client's Node 20 notice
@@ -176,10 +178,6 @@ async function sendAtRate(sqs: SQSClient, queueUrl: string, perSecond: number, s
 
 // ---- step 4: wait for quiet, then count --------------------------------------------------------
 
-async function queueDepth(sqs: SQSClient, url: string): Promise<number> {
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-  return Number(Attributes?.ApproximateNumberOfMessages) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible);
-}
 
 async function waitForQuiet(sqs: SQSClient, outputs: StackOutputs, subs: Subscriber[], ids: string[], quietSeconds: number): Promise<void> {
   const frames = () => subs.reduce((n, s) => n + s.received.size, 0);
@@ -200,9 +198,6 @@ async function waitForQuiet(sqs: SQSClient, outputs: StackOutputs, subs: Subscri
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
