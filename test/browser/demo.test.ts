@@ -3,7 +3,10 @@
  * a local system: two pages subscribe; a message published with the CLI (a spawned process)
  * reaches both; the page's own publish form reaches both; each row shows its seq; the page asks
  * for no favicon and logs no error. At 400 px nothing overflows. A reconnect resumes visibly, a
- * gap shows, and with auth on the page says a token is required. Screenshots go to test/out/.
+ * gap shows, and with auth on the page says a token is required. With auth on and a presence
+ * topic, two principals' pages list each other as members and see a leave; the send box
+ * publishes from the page's socket when the token's `publish` claim allows the topic (the other
+ * page shows who sent it) and through POST /publish when it does not. Screenshots go to test/out/.
  */
 import { expect } from 'chai';
 import { mkdir } from 'node:fs/promises';
@@ -13,6 +16,7 @@ import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwrig
 import { mintToken } from '../../local/auth-token';
 import { startLocal, type LocalSystem } from '../../local/system';
 import { ENV } from '../../protocol/env';
+import { parseStackConfig } from '../../protocol/stack-settings';
 import { sendEnvelope } from '../client/local-helpers';
 import { ROOT, runCli } from '../cli/run-cli';
 
@@ -239,7 +243,8 @@ describe('demo page with auth on, in headless Chromium', function () {
   let browser: Browser;
 
   before(async () => {
-    system = await startLocal({ quiet: true, authSecret: SECRET });
+    // room/* is a presence topic, as a stack would set it (presenceTopics).
+    system = await startLocal({ quiet: true, authSecret: SECRET, stack: parseStackConfig({ presenceTopics: ['room/*'] }) });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   });
 
@@ -286,5 +291,91 @@ describe('demo page with auth on, in headless Chromium', function () {
     await page.fill('#topic', 'demo/authed');
     await page.click('#subscribe');
     await page.locator('#subscriptions li[data-topic="demo/authed"]:not([data-pending])').waitFor();
+  });
+
+  describe('presence card and send box (two principals)', () => {
+    const ROOM = 'room/lobby';
+    const CHAT = 'demo/chat';
+    const pageErrors: string[] = [];
+    const problems: string[] = [];
+
+    /** A demo page with `token` pasted, connected, subscribed to CHAT and following ROOM. */
+    async function openAs(token: string): Promise<Page> {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      page.on('console', (message) => message.type() === 'error' && problems.push(`console: ${message.text()}`));
+      page.on('requestfailed', (request) => problems.push(`failed: ${request.url()}`));
+      page.on('response', (response) => response.status() >= 400 && problems.push(`${response.status()}: ${response.url()}`));
+      await page.goto(system.outputs.demoUrl!);
+      await page.locator('#auth-note', { hasText: 'Token required: auth is on' }).waitFor();
+      await page.fill('#token', token);
+      await page.click('#connect');
+      await page.locator('#state[data-state="open"]').waitFor();
+      await page.fill('#topic', CHAT);
+      await page.click('#subscribe');
+      await page.locator(`#subscriptions li[data-topic="${CHAT}"]:not([data-pending])`).waitFor();
+      await page.fill('#presence-topic', ROOM);
+      await page.click('#follow');
+      await page.locator('#log li', { hasText: `following presence in ${ROOM}` }).waitFor();
+      return page;
+    }
+
+    /** The presence card: its count and its members' lines, sorted. */
+    async function card(page: Page): Promise<{ count: string | null; members: string[] }> {
+      return {
+        count: await page.textContent('#member-count'),
+        members: (await page.$$eval('#members li', (lis) => lis.map((li) => li.textContent ?? ''))).sort(),
+      };
+    }
+
+    /** The data cell of the message row with this id, once it is there. */
+    async function dataOf(page: Page, id: string): Promise<string | null> {
+      const row = page.locator('#messages tr', { hasText: id });
+      await row.waitFor();
+      return row.locator('td').nth(4).textContent();
+    }
+
+    it('each page lists both members; a message from the send box reaches the other page with `from`; without a publish claim it goes through POST /publish; closing a page is a leave on the other', async () => {
+      const ALICE = 'alice {"name":"Alice"}';
+      const BOB = 'bob {"name":"Bob"}';
+      const alice = await openAs(await mintToken({ secret: SECRET, sub: 'alice', topics: ['demo/*', 'room/*'], publish: ['demo/*'], presence: { name: 'Alice' } }));
+      await alice.locator('#members li', { hasText: ALICE }).waitFor();
+      const bob = await openAs(await mintToken({ secret: SECRET, sub: 'bob', topics: ['demo/*', 'room/*'], presence: { name: 'Bob' } }));
+
+      // Both cards list both members: bob's from the subscribed reply, alice's from the join event.
+      for (const page of [alice, bob]) {
+        await page.locator('#member-count', { hasText: '2' }).waitFor();
+        expect(await card(page)).to.deep.equal({ count: '2', members: [ALICE, BOB] });
+        expect(await page.locator('#members-note').textContent()).to.equal('');
+      }
+      await alice.locator('#log li', { hasText: `bob joined ${ROOM}` }).waitFor();
+
+      // alice's token allows demo/*: the send box publishes from her socket; bob's page shows her as the sender.
+      await alice.fill('#publish-topic', CHAT);
+      await alice.fill('#publish-data', '{"text": "hi from alice"}');
+      await alice.click('#publish');
+      const sent = await alice.locator('#publish-result.ok').textContent();
+      const sentId = /^sent from this socket as alice: (\S+)$/.exec(sent ?? '')?.[1];
+      expect(sentId, sent ?? '').to.be.a('string');
+      for (const page of [bob, alice]) expect(await dataOf(page, sentId!)).to.equal('alice: {"text":"hi from alice"}');
+
+      // bob's token has no publish claim: the send box falls back to POST /publish (the queue, as a backend would), no `from`.
+      await bob.fill('#publish-topic', CHAT);
+      await bob.fill('#publish-data', '{"text": "hi from bob"}');
+      await bob.click('#publish');
+      const posted = await bob.locator('#publish-result.ok', { hasText: /^published / }).textContent();
+      const postedId = /^published (\S+)$/.exec(posted ?? '')?.[1];
+      expect(postedId, posted ?? '').to.be.a('string');
+      for (const page of [alice, bob]) expect(await dataOf(page, postedId!)).to.equal('{"text":"hi from bob"}');
+      await screenshot(bob, 'demo-presence.png');
+
+      // alice closes her page: bob's card drops her, and his log says she left.
+      await alice.close();
+      await bob.locator('#members li', { hasText: 'alice' }).waitFor({ state: 'detached' });
+      expect(await card(bob)).to.deep.equal({ count: '1', members: [BOB] });
+      await bob.locator('#log li', { hasText: `alice left ${ROOM}` }).waitFor();
+      expect(pageErrors).to.deep.equal([]);
+      expect(problems).to.deep.equal([]);
+    });
   });
 });
