@@ -1,5 +1,5 @@
 /** `realtime listen <topic…>`: one JSON line per message on stdout until Ctrl-C (or --count). */
-import { RealtimeClient, type RealtimeError } from '../../client';
+import { RealtimeClient, type RealtimeError } from '../../client/index';
 import { CliError } from '../errors';
 import { runSession } from './session';
 import { resolveTarget, type TargetFlags } from '../target';

@@ -4,7 +4,7 @@
  * (refused or unreachable before the first connection) into a CliError; later errors are only
  * reported, as the client reconnects by itself.
  */
-import type { RealtimeClient, RealtimeError } from '../../client';
+import type { RealtimeClient, RealtimeError } from '../../client/index';
 import { CliError } from '../errors';
 
 export interface Session {

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { RealtimeClient } from '../../client';
+import { RealtimeClient } from '../../client/index';
 import { startLocal, type LocalSystem } from '../../local/system';
 import { DIRECT_PUBLISH_RULE } from '../../protocol/direct-publish';
 import { ENV } from '../../protocol/env';

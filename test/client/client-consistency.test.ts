@@ -4,7 +4,7 @@
  * connection are exactly the topics the application wants (`client.topics`).
  */
 import { expect } from 'chai';
-import { RealtimeClient, RealtimeError, type ConnectionState, type RealtimeClientOptions } from '../../client';
+import { RealtimeClient, RealtimeError, type ConnectionState, type RealtimeClientOptions } from '../../client/index';
 import { FakeServer, type FakeServerOptions } from './fake-server';
 import { eventually as until, sleep } from './local-helpers';
 

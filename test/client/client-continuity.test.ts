@@ -6,7 +6,7 @@
  * positions the app can store and resume from.
  */
 import { expect } from 'chai';
-import { RealtimeClient, type ConnectionState, type DeliveredMessage, type Gap, type RealtimeClientOptions, type RealtimeError, type StreamPosition } from '../../client';
+import { RealtimeClient, type ConnectionState, type DeliveredMessage, type Gap, type RealtimeClientOptions, type RealtimeError, type StreamPosition } from '../../client/index';
 import { RECOVERY_RETRIES } from '../../client/stream';
 import { FakeServer, type FakeConnection, type FakeServerOptions } from './fake-server';
 import { eventually as until, sleep } from './local-helpers';

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
-import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage, type RealtimeClientOptions } from '../../client';
+import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage, type RealtimeClientOptions } from '../../client/index';
 import { mintToken } from '../../local/auth-token';
 import { startLocal, type LocalOptions, type LocalSystem } from '../../local/system';
 import { connectionsOn, deleteConnection, eventually, recordingWebSocket, sendEnvelope, sleep } from './local-helpers';

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { RealtimeClient, type DeliveredMessage, type Gap, type RealtimeClientOptions } from '../../client';
+import { RealtimeClient, type DeliveredMessage, type Gap, type RealtimeClientOptions } from '../../client/index';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
 import { startLocal, type LocalOptions, type LocalSystem } from '../../local/system';
 import { ENV } from '../../protocol/env';

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import { RealtimeClient, type RealtimeClientOptions, type RealtimeError, type WebSocketLike } from '../../client';
+import { RealtimeClient, type RealtimeClientOptions, type RealtimeError, type WebSocketLike } from '../../client/index';
 import { judgeHandshakeFailure, OPAQUE_FAILURES_BEFORE_MAX_DELAY, tokenExpiry } from '../../client/handshake';
 import { FakeServer, type FakeServerOptions } from './fake-server';
 import { eventually as until } from './local-helpers';

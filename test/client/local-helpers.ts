@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import type { ClientRequestArgs } from 'node:http';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants';
 import type { StackOutputs } from '../../protocol/outputs';
-import type { WebSocketConstructor } from '../../client';
+import type { WebSocketConstructor } from '../../client/index';
 import { subscribersOf } from '../local/system-helpers';
 
 const local = (endpoint: string | undefined) => ({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint });
