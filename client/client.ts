@@ -311,6 +311,11 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       set.delete(room);
       throw err;
     }
+    // A presence topic's subscribed reply always lists its members (or counts them): none means it is an ordinary topic.
+    if (!this.presenceStates.has(topic)) {
+      await room.close();
+      throw new RealtimeError('NOT_PRESENCE', `${topic} is not a presence topic: the server keeps no members for it (the stack's realtime:presenceTopics)`, [topic]);
+    }
     return room;
   }
 

@@ -7,6 +7,7 @@ export const CLIENT_ERROR_CODES = [
   'UNAUTHORIZED', // the handshake was refused with 401: no token, or one that is not valid (e.g. expired)
   'CLOSED', // close() was called before the request finished
   'CANCELLED', // unsubscribe() was called before the subscription was confirmed
+  'NOT_PRESENCE', // presence() on a topic the server keeps no members of (not in the stack's presenceTopics)
   'TIMEOUT', // no reply within requestTimeoutMs
   'PROTOCOL', // the server sent a frame the protocol does not know
   'HANDLER', // one of your handlers threw; `cause` holds what it threw

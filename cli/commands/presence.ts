@@ -5,7 +5,7 @@
  * --once, only the list. Subscribing makes this principal a member too (presence counts
  * subscribers), so its own join is in the list.
  */
-import { RealtimeClient, type RealtimeError } from '../../client';
+import { RealtimeClient, type RealtimeError } from '../../client/index';
 import { CliError } from '../errors';
 import { runSession } from './session';
 import { resolveTarget, type TargetFlags } from '../target';
@@ -33,7 +33,7 @@ export async function presence(topic: string, options: PresenceOptions): Promise
         room.on('leave', (member) => line({ topic, event: 'leave', member, count: room.count }));
         process.stderr.write(`following ${topic} at ${target.outputs.websocketUrl} (Ctrl-C to stop)\n`);
       },
-      (err: RealtimeError) => finish(new CliError(`subscribe refused: ${err.code}: ${err.message}`)),
+      (err: RealtimeError) => finish(new CliError(err.code === 'NOT_PRESENCE' ? err.message : `subscribe refused: ${err.code}: ${err.message}`)),
     );
   });
 }

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { decodeJwt } from 'jose';
-import { RealtimeClient } from '../../client';
+import { RealtimeClient } from '../../client/index';
 import { startLocal, type LocalSystem } from '../../local/system';
 import { ENV } from '../../protocol/env';
 import { runCli, startCli, waitForOutput } from './run-cli';

@@ -3,7 +3,7 @@
  * reconnect, rotation ahead of the connection cap, token transport.
  */
 import { expect } from 'chai';
-import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage } from '../../client';
+import { RealtimeClient, RealtimeError, type ConnectionState, type DeliveredMessage } from '../../client/index';
 import { backoffDelay } from '../../client/backoff';
 import { RecentIds } from '../../client/recent-ids';
 import { FakeServer, fakeClientMessageId, type FakeServerOptions, type PublishRequest } from './fake-server';
@@ -309,6 +309,16 @@ describe('client (against an in-test server)', () => {
     expect(c.topics).to.deep.equal([]);
     expect([...(await c.presence('room/1')).members.keys()].sort()).to.deep.equal(['alice', 'bob']);
     expect(server.connections[0].log.filter((l) => l.startsWith('recv subscribe'))).to.have.length(2);
+  });
+
+  it('presence() on a topic the server keeps no members of rejects NOT_PRESENCE and lets the topic go', async () => {
+    await setup();
+    const c = client();
+    const err = await c.presence('plain/1').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RealtimeError).and.include({ code: 'NOT_PRESENCE' });
+    expect((err as RealtimeError).topics).to.deep.equal(['plain/1']);
+    expect(c.topics).to.deep.equal([]);
+    await until(() => server.connections[0].log.some((l) => l.startsWith('recv unsubscribe')), 'the unsubscribe');
   });
 
   it('rejects bad options up front', () => {

@@ -5,7 +5,7 @@
  * RATE_LIMITED as RealtimeErrors.
  */
 import { expect } from 'chai';
-import { RealtimeClient, RealtimeError, type DeliveredMessage, type PresenceMember } from '../../client';
+import { RealtimeClient, RealtimeError, type DeliveredMessage, type PresenceMember } from '../../client/index';
 import { mintToken } from '../../local/auth-token';
 import { startLocal, type LocalSystem } from '../../local/system';
 import { ENV } from '../../protocol/env';
