@@ -58,4 +58,11 @@ describe('realtime presence and token --publish/--presence (spawned)', function 
       other.close();
     }
   });
+
+  it('presence on a topic that is not a presence topic says so and exits 1 (no empty list)', async () => {
+    const result = await runCli(['presence', 'plain/cli', '--once', '--token', await mint(['--sub', 'ada', '--topics', 'plain/*'])], { env });
+    expect(result.code).to.equal(1);
+    expect(result.stdout).to.equal('');
+    expect(result.stderr).to.match(/plain\/cli is not a presence topic/);
+  });
 });
