@@ -99,7 +99,7 @@ async function fetchLocalConfig(url: string): Promise<Partial<StackOutputs>> {
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
-    throw new CliError(`cannot reach the local mode at ${url} (${describeError(err)}); start it with \`npm start\`, or target a stack with --stack-outputs FILE`);
+    throw new CliError(`cannot reach the local mode at ${url} (${describeError(err)}); start it with \`npm start\`; if it runs on other ports, give its demo URL with --local-url URL or ${LOCAL_ENV}; or target a stack with --stack-outputs FILE`);
   }
   if (!response.ok) throw new CliError(`${url} answered ${response.status} ${response.statusText}`);
   return parseOutputs(await response.text(), url);
