@@ -14,6 +14,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { makeHandler } from '../../functions/handlers/deliver';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../local/constants';
 import { lambdaContext } from '../../local/gateway';
+import { serveOperations } from './child-serve';
 
 export interface DeliverProcessInit {
   /** The delivery function's env map (the stack's settings, pointed at the local system and the bench's delivery queue). */
@@ -34,11 +35,6 @@ export interface DeliverProcessReport {
   failedRecords: number;
 }
 
-export interface DeliverRequest {
-  seq: number;
-  op: 'init' | 'start' | 'stop';
-  args: unknown[];
-}
 
 let init: DeliverProcessInit | undefined;
 let handler: ReturnType<typeof makeHandler> | undefined;
@@ -126,14 +122,4 @@ const operations = {
   },
 };
 
-process.on('message', async (request: DeliverRequest) => {
-  try {
-    const op = operations[request.op] as (...args: unknown[]) => unknown;
-    if (!op) throw new Error(`unknown operation ${String(request.op)}`);
-    process.send?.({ seq: request.seq, result: await op(...request.args) });
-  } catch (error) {
-    process.send?.({ seq: request.seq, error: (error as Error).stack ?? String(error) });
-  }
-});
-process.on('disconnect', () => process.exit(0));
-process.send?.({ ready: true });
+serveOperations(operations);

@@ -5,8 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { makePublishers, type Publishers, type PublishRequest, type PublisherTarget } from './publishers';
-import type { PublisherRequest, PublishRun } from './publisher-side';
+import type { PublishRun } from './publisher-side';
 import { wallClockMs } from './stats';
+import { serveOperations } from './child-serve';
 
 let publishers: Publishers | undefined;
 
@@ -38,15 +39,4 @@ const operations = {
   articleSocketLimit: () => publishers?.articleSocketLimit(),
 };
 
-process.on('message', async (request: PublisherRequest) => {
-  try {
-    const op = operations[request.op] as (...args: unknown[]) => unknown;
-    if (!op) throw new Error(`unknown operation ${String(request.op)}`);
-    process.send?.({ seq: request.seq, result: await op(...request.args) });
-  } catch (error) {
-    process.send?.({ seq: request.seq, error: (error as Error).stack ?? String(error) });
-  }
-});
-// The benchmark ends by exiting, or its test stops this process: either way, nothing to finish.
-process.on('disconnect', () => process.exit(0));
-process.send?.({ ready: true });
+serveOperations(operations);

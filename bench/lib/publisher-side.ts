@@ -24,11 +24,6 @@ export interface PublishRun extends PublishAnswer {
   busy: number;
 }
 
-export interface PublisherRequest {
-  seq: number;
-  op: 'init' | 'publish' | 'articleSocketLimit';
-  args: unknown[];
-}
 
 export interface PublisherSide {
   /** Runs one publish and resolves once every post of it is done. */
