@@ -24,8 +24,10 @@ export function withDynalite(): TestDynamo {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     dynamo.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     dynamo.ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+    // Resolves once the table is ACTIVE: dynalite answers while it is still CREATING (see tableActive).
     dynamo.createTable = async (input) => {
       await dynamo.ddb.send(new CreateTableCommand(input));
+      await tableActive(dynamo.ddb, input.TableName!);
     };
   });
   after(async () => {
